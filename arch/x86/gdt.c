@@ -1,0 +1,64 @@
+/*
+ * Per-vCPU GDT and TSS.  The TSS exists for its IST entry: #DF, NMI and
+ * #MC switch to a separate stack, so a kernel stack overflow (a fault on
+ * the guard page) can still be reported instead of triple faulting.
+ */
+#include <xenith/percpu.h>
+#include <xenith/asm.h>
+#include <xenith/x86.h>
+#include <xenith/string.h>
+
+struct percpu percpu_area[MAX_VCPUS];
+
+struct desc_ptr {
+    uint16_t limit;
+    uint64_t base;
+} __packed;
+
+static void gdt_set_tss(uint64_t *gdt, struct tss *tss)
+{
+    uint64_t base = (uint64_t)tss, limit = sizeof(*tss) - 1;
+
+    gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
+             (0x89ull << 40) |                  /* present, 64-bit TSS */
+             (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+    gdt[4] = base >> 32;
+}
+
+void percpu_init(unsigned int cpu, uintptr_t stack_bottom, uintptr_t stack_top,
+                 uintptr_t ist_bottom, uintptr_t ist_top)
+{
+    struct percpu *p = &percpu_area[cpu];
+    struct desc_ptr gdtr;
+
+    p->self = p;
+    p->cpu_id = cpu;
+    p->stack_bottom = stack_bottom;
+    p->stack_top = stack_top;
+    p->ist_bottom = ist_bottom;
+    p->ist_top = ist_top;
+
+    p->gdt[0] = 0;
+    p->gdt[1] = 0x00af9a000000ffffull;          /* GDT_KCODE */
+    p->gdt[2] = 0x00cf92000000ffffull;          /* GDT_KDATA */
+    memset(&p->tss, 0, sizeof(p->tss));
+    p->tss.ist[0] = ist_top;
+    p->tss.iomap_base = sizeof(p->tss);         /* no I/O bitmap */
+    gdt_set_tss(p->gdt, &p->tss);
+
+    gdtr.limit = sizeof(p->gdt) - 1;
+    gdtr.base = (uint64_t)p->gdt;
+    __asm__ __volatile__("lgdt %0" :: "m"(gdtr));
+    __asm__ __volatile__("ltr %w0" :: "r"(GDT_TSS));
+    wrmsr(MSR_GS_BASE, (uint64_t)p);
+}
+
+bool stack_contains(uintptr_t lo, uintptr_t hi)
+{
+    struct percpu *p = this_cpu();
+
+    if (!p)
+        return false;
+    return (lo >= p->stack_bottom && hi <= p->stack_top) ||
+           (lo >= p->ist_bottom && hi <= p->ist_top);
+}

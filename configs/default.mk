@@ -1,0 +1,3 @@
+# The default build: what users run.  No debug checks, no test-only code.
+CONFIG_CFLAGS :=
+CONFIG_EXTRA_SRCS :=

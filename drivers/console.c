@@ -1,0 +1,63 @@
+/*
+ * Console output.  Sinks: the Xen console (CONSOLEIO_write, what a dom0
+ * uses) and I/O port 0xe9 (Xen's debug port; before Xen is detected it is
+ * the only sink).  A domU's PV console ring arrives with drivers/xencons.
+ *
+ * console_lock: serialises whole writes so lines from different vCPUs do
+ * not interleave.  A leaf lock: nothing is taken under it.  Taken with
+ * interrupts off, since printk runs in interrupt context too.
+ */
+#include <xenith/console.h>
+#include <xenith/hypercall.h>
+#include <xenith/spinlock.h>
+#include <xenith/x86.h>
+
+static spinlock_t console_lock = SPINLOCK_INIT;
+static unsigned int console_sinks = CONSOLE_E9;
+static bool xen_console_failed;
+
+void early_puts(const char *s)
+{
+    while (*s)
+        outb(0xe9, *s++);
+}
+
+static void e9_write(const char *s, size_t n)
+{
+    __asm__ __volatile__("rep outsb" : "+S"(s), "+c"(n) : "d"(0xe9) : "memory");
+}
+
+static void xen_write(const char *s, size_t n)
+{
+    long rc = hyp_console_io(CONSOLEIO_write, n, s);
+
+    /* A domain without console privileges gets -EPERM: keep the output
+     * by falling back to port 0xe9 rather than losing it. */
+    if (rc < 0 && !xen_console_failed) {
+        xen_console_failed = true;
+        console_sinks |= CONSOLE_E9;
+        early_puts("xenith: CONSOLEIO_write failed, using port 0xe9\n");
+    }
+}
+
+void console_write_unlocked(const char *s, size_t n)
+{
+    unsigned int sinks = console_sinks;
+
+    if ((sinks & CONSOLE_XEN) && !xen_console_failed)
+        xen_write(s, n);
+    if (sinks & CONSOLE_E9)
+        e9_write(s, n);
+}
+
+void console_write(const char *s, size_t n)
+{
+    unsigned long f = spin_lock_irqsave(&console_lock);
+    console_write_unlocked(s, n);
+    spin_unlock_irqrestore(&console_lock, f);
+}
+
+void console_init(unsigned int sinks)
+{
+    console_sinks = sinks ? sinks : CONSOLE_XEN;
+}

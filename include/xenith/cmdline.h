@@ -1,0 +1,50 @@
+/*
+ * The kernel command line (hvm_start_info.cmdline_paddr).  The parser is
+ * pure C with no kernel dependencies so tests/host can run it on the host
+ * against good, malformed and overlong input.  It never writes outside
+ * struct boot_options; every problem becomes a diagnostic and parsing goes
+ * on, so exit= is honoured even on a line with errors.
+ */
+#ifndef XENITH_CMDLINE_H
+#define XENITH_CMDLINE_H
+
+#include <xenith/types.h>
+
+#define CMDLINE_MAX_PATTERNS  32
+#define CMDLINE_PATTERN_MAX   64        /* bytes, including the NUL */
+#define CMDLINE_MAX_DIAGS     8
+#define CMDLINE_DIAG_MAX      128
+#define ITERATIONS_MAX        100000
+
+enum exit_mode { EXIT_POWEROFF, EXIT_QEMU, EXIT_REBOOT, EXIT_HALT };
+
+struct cmdline_diag {
+    bool is_error;              /* error: the run fails; else a warning */
+    char msg[CMDLINE_DIAG_MAX];
+};
+
+struct boot_options {
+    bool selftest_given;        /* selftest= present (even if "none") */
+    unsigned int nr_patterns;   /* selftest= patterns; "all" is "*" */
+    char patterns[CMDLINE_MAX_PATTERNS][CMDLINE_PATTERN_MAX];
+    uint32_t iterations;        /* >= 1 */
+    int loglevel;               /* 0..7 */
+    unsigned int console;       /* CONSOLE_* sinks */
+    enum exit_mode exit;
+    unsigned int nr_errors, nr_warnings;
+    unsigned int nr_diags;      /* stored diagnostics, <= CMDLINE_MAX_DIAGS */
+    struct cmdline_diag diags[CMDLINE_MAX_DIAGS];
+};
+
+/* Parse at most max bytes of line (NUL or max ends it).  Returns the
+ * number of errors; defaults are in place for every option not given or
+ * given badly. */
+unsigned int cmdline_parse(const char *line, size_t max,
+                           struct boot_options *o);
+
+/* A problem found outside the parser (e.g. a truncated copy). */
+void cmdline_error(struct boot_options *o, const char *what);
+
+extern struct boot_options boot_options;
+
+#endif

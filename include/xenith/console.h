@@ -1,0 +1,22 @@
+/*
+ * Console sinks.  As dom0 the Xen console (console_io); port 0xe9 (Xen
+ * shows it as "(d0) ...", QEMU's debugcon without Xen) mirrors it when
+ * console= asks, and is the only sink before Xen is known.
+ */
+#ifndef XENITH_CONSOLE_H
+#define XENITH_CONSOLE_H
+
+#include <xenith/types.h>
+
+#define CONSOLE_XEN  0x1u
+#define CONSOLE_E9   0x2u
+
+void console_init(unsigned int sinks);
+void console_write(const char *s, size_t n);
+/* Lock-free writes to port 0xe9 only: usable before anything is set up and
+ * from the panic path, where the console lock may be held by the victim. */
+void early_puts(const char *s);
+/* Bypass the console lock (panic): write to every configured sink. */
+void console_write_unlocked(const char *s, size_t n);
+
+#endif

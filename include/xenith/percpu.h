@@ -1,0 +1,56 @@
+/*
+ * Per-vCPU data.  %gs base points at this vCPU's struct percpu, whose
+ * first word points at itself, so this_cpu() is one load.
+ */
+#ifndef XENITH_PERCPU_H
+#define XENITH_PERCPU_H
+
+#include <xenith/types.h>
+#include <xenith/compiler.h>
+
+#define MAX_VCPUS 64
+
+struct tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+} __packed;
+
+struct percpu {
+    struct percpu *self;        /* must stay first: this_cpu() reads it */
+    unsigned int cpu_id;        /* Xen's vcpu_id */
+    uint32_t apic_id;
+    uint64_t gdt[5];            /* null, kcode, kdata, tss (2 slots) */
+    struct tss tss;
+    uintptr_t stack_top;
+    uintptr_t stack_bottom;     /* lowest usable byte; guard page below */
+    uintptr_t ist_top;          /* #DF/NMI/#MC stack: a stack overflow */
+    uintptr_t ist_bottom;       /* faults there, so the handler needs one */
+    uint32_t irq_nesting;       /* > 0 inside an interrupt handler */
+};
+
+extern struct percpu percpu_area[MAX_VCPUS];
+
+static inline struct percpu *this_cpu(void)
+{
+    struct percpu *p;
+    __asm__ __volatile__("mov %%gs:0, %0" : "=r"(p));
+    return p;
+}
+
+static inline unsigned int smp_processor_id(void)
+{
+    return this_cpu()->cpu_id;
+}
+
+/* Load this vCPU's GDT/TSS and %gs base. */
+void percpu_init(unsigned int cpu, uintptr_t stack_bottom, uintptr_t stack_top,
+                 uintptr_t ist_bottom, uintptr_t ist_top);
+/* The range a stack walk may read on this vCPU (exception stacks too). */
+bool stack_contains(uintptr_t lo, uintptr_t hi);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * Self-tests.  A test is a function registered with SELFTEST(suite, case);
+ * the linker gathers them (section .selftests), so adding a test is adding
+ * a function.  The runner (kernel/selftest.c) selects them with selftest=,
+ * runs each under a time bound, checks for leaks after each, and reports
+ * KTAP version 1.
+ *
+ *   SELFTEST(mm, no_double_alloc)
+ *   {
+ *       void *p = page_alloc(0);
+ *       CHECK(p != NULL);
+ *       ...
+ *       return TEST_PASS;
+ *   }
+ *
+ * CHECK() records a failure with its location and goes on; REQUIRE()
+ * records it and returns from the test.  SKIP("why") skips.
+ */
+#ifndef XENITH_SELFTEST_H
+#define XENITH_SELFTEST_H
+
+#include <xenith/types.h>
+#include <xenith/compiler.h>
+
+enum test_result { TEST_PASS, TEST_SKIP, TEST_FAIL };
+
+struct selftest {
+    const char *suite;
+    const char *name;
+    enum test_result (*fn)(void);
+    uint32_t timeout_ms;        /* per iteration; a hang past it fails */
+    uint32_t min_vcpus;         /* fewer: SKIP with the reason */
+};
+
+#define SELFTEST_DEFAULT_TIMEOUT_MS 10000
+
+#define SELFTEST(suite_, name_, ...)                                        \
+    static enum test_result test_##suite_##_##name_(void);                  \
+    static const struct selftest selftest_##suite_##_##name_                \
+        __used __section(".selftests") __aligned(8) = {                     \
+        .suite = #suite_, .name = #name_, .fn = test_##suite_##_##name_,    \
+        .timeout_ms = SELFTEST_DEFAULT_TIMEOUT_MS, .min_vcpus = 1,          \
+        __VA_ARGS__ };                                                      \
+    static enum test_result test_##suite_##_##name_(void)
+
+/* Diagnostic inside the current test ("    # ..." in KTAP). */
+void test_diag(const char *fmt, ...) __printf(1, 2);
+void test_fail_at(const char *file, int line, const char *what);
+bool test_failed(void);
+void test_set_skip_reason(const char *reason);
+
+#define CHECK(c) do { if (unlikely(!(c)))                                   \
+    test_fail_at(__FILE__, __LINE__, #c); } while (0)
+#define REQUIRE(c) do { if (unlikely(!(c))) {                               \
+    test_fail_at(__FILE__, __LINE__, #c); return TEST_FAIL; } } while (0)
+#define SKIP(reason) do { test_set_skip_reason(reason);                     \
+    return TEST_SKIP; } while (0)
+/* The verdict of a test that used CHECK(). */
+#define TEST_RESULT() (test_failed() ? TEST_FAIL : TEST_PASS)
+
+/* Run what boot_options selects; returns the verdict (does not exit). */
+enum verdict { VERDICT_PASS = 0, VERDICT_FAIL = 1, VERDICT_PANIC = 2 };
+enum verdict selftest_run_all(void);
+/* End the run now with this verdict, as exit= says. */
+void verdict_exit(enum verdict v) __noreturn;
+/* Watchdog tick (LAPIC timer): fails the running test past its bound. */
+void selftest_watchdog_tick(void);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * Ticket spinlock.  FIFO fair; spin_lock_irqsave() for data an interrupt
+ * handler also touches.  (The pv slow path that polls instead of spinning
+ * arrives with lock/pvlock.c.)
+ */
+#ifndef XENITH_SPINLOCK_H
+#define XENITH_SPINLOCK_H
+
+#include <xenith/types.h>
+#include <xenith/compiler.h>
+#include <xenith/x86.h>
+
+typedef union spinlock {
+    uint32_t word;
+    struct {
+        uint16_t head;          /* ticket now served */
+        uint16_t tail;          /* next ticket to hand out */
+    };
+} spinlock_t;
+
+#define SPINLOCK_INIT { .word = 0 }
+
+static inline void spin_lock(spinlock_t *l)
+{
+    uint16_t me = __atomic_fetch_add(&l->tail, 1, __ATOMIC_RELAXED);
+    while (__atomic_load_n(&l->head, __ATOMIC_ACQUIRE) != me)
+        cpu_relax();
+}
+
+static inline bool spin_trylock(spinlock_t *l)
+{
+    uint32_t old = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
+
+    if ((old & 0xffff) != (old >> 16))
+        return false;                   /* held or contended */
+    return __atomic_compare_exchange_n(&l->word, &old, old + 0x10000, false,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+static inline void spin_unlock(spinlock_t *l)
+{
+    __atomic_store_n(&l->head, l->head + 1, __ATOMIC_RELEASE);
+}
+
+static inline bool spin_is_locked(spinlock_t *l)
+{
+    return __atomic_load_n(&l->head, __ATOMIC_RELAXED) !=
+           __atomic_load_n(&l->tail, __ATOMIC_RELAXED);
+}
+
+static inline unsigned long spin_lock_irqsave(spinlock_t *l)
+{
+    unsigned long f = irq_save();
+    spin_lock(l);
+    return f;
+}
+
+static inline void spin_unlock_irqrestore(spinlock_t *l, unsigned long f)
+{
+    spin_unlock(l);
+    irq_restore(f);
+}
+
+#endif

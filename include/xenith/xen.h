@@ -1,0 +1,23 @@
+/* What the kernel knows about the hypervisor it runs on. */
+#ifndef XENITH_XEN_H
+#define XENITH_XEN_H
+
+#include <xenith/types.h>
+#include <xen/xen.h>
+
+struct xen_info {
+    uint32_t cpuid_base;        /* 0x40000000 + n*0x100 */
+    uint32_t version;           /* major << 16 | minor */
+    uint32_t hypercall_msr;
+    bool is_dom0;               /* SIF_INITDOMAIN from hvm_start_info */
+};
+
+extern struct xen_info xen;
+extern struct shared_info *shared_info;
+
+/* Scan the CPUID hypervisor leaves for "XenVMMXenVMM": true under Xen. */
+bool xen_detect(void);
+/* Hypercall page, version banner, shared_info mapping. */
+void xen_init(void);
+
+#endif

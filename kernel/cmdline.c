@@ -1,0 +1,215 @@
+/*
+ * Command-line parser.  Input is untrusted: it comes from whoever started
+ * the domain.  Every value is length-checked before it is copied, every
+ * number parsed strictly, and every problem becomes a diagnostic quoted
+ * back with non-printable bytes replaced.  The parser only ever writes
+ * inside struct boot_options.
+ */
+#include <xenith/cmdline.h>
+#include <xenith/console.h>
+#include <xenith/printk.h>
+#include <xenith/string.h>
+
+struct boot_options boot_options;
+
+#define QUOTE_MAX 40
+
+static void add_diag(struct boot_options *o, bool is_error, const char *what,
+                     const char *text, size_t len)
+{
+    char quoted[QUOTE_MAX + 4];
+    size_t n = len < QUOTE_MAX ? len : QUOTE_MAX;
+
+    if (is_error)
+        o->nr_errors++;
+    else
+        o->nr_warnings++;
+    if (o->nr_diags >= CMDLINE_MAX_DIAGS)
+        return;                         /* counted, not stored */
+    for (size_t i = 0; i < n; i++)
+        quoted[i] = (text[i] >= 0x20 && text[i] < 0x7f) ? text[i] : '?';
+    if (n < len)
+        memcpy(quoted + n, "...", 3), n += 3;
+    quoted[n] = '\0';
+    o->diags[o->nr_diags].is_error = is_error;
+    snprintf(o->diags[o->nr_diags].msg, CMDLINE_DIAG_MAX, "%s '%s'", what,
+             quoted);
+    o->nr_diags++;
+}
+
+static bool pattern_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '*' ||
+           c == '?' || c == '-';
+}
+
+static void parse_selftest(struct boot_options *o, const char *v, size_t len)
+{
+    size_t start = 0;
+
+    o->nr_patterns = 0;                 /* the last selftest= wins */
+    o->selftest_given = true;
+    if (len == 0) {
+        add_diag(o, true, "selftest= needs a value, e.g.", "selftest=all", 12);
+        return;
+    }
+    while (start <= len) {
+        size_t end = start;
+        const char *p = v + start;
+        size_t plen;
+
+        while (end < len && v[end] != ',')
+            end++;
+        plen = end - start;
+        start = end + 1;
+        if (plen == 0) {
+            add_diag(o, true, "empty pattern in selftest=", v, len);
+            continue;
+        }
+        if (plen >= CMDLINE_PATTERN_MAX) {
+            add_diag(o, true, "selftest pattern longer than 63 bytes:", p, plen);
+            continue;
+        }
+        bool ok = true;
+        for (size_t i = 0; i < plen; i++)
+            ok &= pattern_char_ok(p[i]);
+        if (!ok) {
+            add_diag(o, true, "invalid character in selftest pattern", p, plen);
+            continue;
+        }
+        if (plen == 4 && !memcmp(p, "none", 4))
+            continue;
+        if (o->nr_patterns == CMDLINE_MAX_PATTERNS) {
+            add_diag(o, true, "more than 32 selftest patterns; dropped", p,
+                     plen);
+            continue;
+        }
+        if (plen == 3 && !memcmp(p, "all", 3))
+            p = "*", plen = 1;
+        memcpy(o->patterns[o->nr_patterns], p, plen);
+        o->patterns[o->nr_patterns][plen] = '\0';
+        o->nr_patterns++;
+    }
+}
+
+static bool parse_range(struct boot_options *o, const char *key,
+                        const char *v, size_t len, uint64_t lo, uint64_t hi,
+                        uint64_t *out)
+{
+    char what[64];
+
+    if (parse_u64(v, len, out) && *out >= lo && *out <= hi)
+        return true;
+    snprintf(what, sizeof(what), "%s= wants a number in %lu..%lu, not", key,
+             (unsigned long)lo, (unsigned long)hi);
+    add_diag(o, true, what, v, len);
+    return false;
+}
+
+static void parse_console(struct boot_options *o, const char *v, size_t len)
+{
+    unsigned int sinks = 0;
+    size_t start = 0;
+
+    while (start <= len) {
+        size_t end = start;
+        while (end < len && v[end] != ',')
+            end++;
+        if (end - start == 3 && !memcmp(v + start, "xen", 3))
+            sinks |= CONSOLE_XEN;
+        else if (end - start == 2 && !memcmp(v + start, "e9", 2))
+            sinks |= CONSOLE_E9;
+        else {
+            add_diag(o, true, "console= takes xen and/or e9, not", v, len);
+            return;
+        }
+        start = end + 1;
+    }
+    o->console = sinks;
+}
+
+static void parse_exit(struct boot_options *o, const char *v, size_t len)
+{
+    static const struct { const char *name; enum exit_mode mode; } modes[] = {
+        { "qemu", EXIT_QEMU }, { "poweroff", EXIT_POWEROFF },
+        { "reboot", EXIT_REBOOT }, { "halt", EXIT_HALT },
+    };
+
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (strlen(modes[i].name) == len && !memcmp(modes[i].name, v, len)) {
+            o->exit = modes[i].mode;
+            return;
+        }
+    }
+    add_diag(o, true, "exit= takes qemu, poweroff, reboot or halt, not", v,
+             len);
+}
+
+static bool key_is(const char *k, size_t klen, const char *name)
+{
+    return strlen(name) == klen && !memcmp(k, name, klen);
+}
+
+static void parse_option(struct boot_options *o, const char *tok, size_t len)
+{
+    const char *eq = memchr(tok, '=', len);
+    size_t klen = eq ? (size_t)(eq - tok) : len;
+    const char *v = eq ? eq + 1 : tok + len;
+    size_t vlen = eq ? len - klen - 1 : 0;
+    uint64_t n;
+
+    if (key_is(tok, klen, "selftest")) {
+        parse_selftest(o, v, vlen);
+    } else if (key_is(tok, klen, "iterations")) {
+        if (parse_range(o, "iterations", v, vlen, 1, ITERATIONS_MAX, &n))
+            o->iterations = n;
+    } else if (key_is(tok, klen, "loglevel")) {
+        if (parse_range(o, "loglevel", v, vlen, 0, 7, &n))
+            o->loglevel = n;
+    } else if (key_is(tok, klen, "console")) {
+        parse_console(o, v, vlen);
+    } else if (key_is(tok, klen, "exit")) {
+        parse_exit(o, v, vlen);
+    } else {
+        add_diag(o, false, "unknown option ignored:", tok, len);
+    }
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+unsigned int cmdline_parse(const char *line, size_t max, struct boot_options *o)
+{
+    size_t len = strnlen(line, max), i = 0;
+
+    memset(o, 0, sizeof(*o));
+    o->iterations = 1;
+    o->loglevel = LOG_INFO;
+    o->console = CONSOLE_XEN;
+    o->exit = EXIT_POWEROFF;
+
+    if (len == max && max) {
+        add_diag(o, true, "command line longer than its limit; it starts",
+                 line, len);
+    }
+    while (i < len) {
+        size_t start;
+
+        while (i < len && is_space(line[i]))
+            i++;
+        start = i;
+        while (i < len && !is_space(line[i]))
+            i++;
+        if (i > start)
+            parse_option(o, line + start, i - start);
+    }
+    return o->nr_errors;
+}
+
+void cmdline_error(struct boot_options *o, const char *what)
+{
+    add_diag(o, true, what, "", 0);
+}

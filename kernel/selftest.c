@@ -1,0 +1,328 @@
+/*
+ * The self-test runner.  Selects tests by selftest= patterns, runs each
+ * for iterations= rounds under a time bound, checks after each that no
+ * page or heap byte leaked, and reports KTAP version 1: one subtest per
+ * suite, then "N passed, N failed, N skipped" and an XTF-style
+ * "Test result:" line that machines wait for.
+ *
+ * The time bound: before each round the runner arms the LAPIC timer;
+ * its interrupt (selftest_watchdog_tick) checks the deadline and, past
+ * it, reports the running test as "not ok ... # timeout" and ends the run
+ * with the fail verdict.  A test spinning with interrupts off is caught
+ * once another vCPU watches (SMP).
+ */
+#include <xenith/selftest.h>
+#include <xenith/apic.h>
+#include <xenith/boot.h>
+#include <xenith/cmdline.h>
+#include <xenith/mm.h>
+#include <xenith/panic.h>
+#include <xenith/printk.h>
+#include <xenith/smp.h>
+#include <xenith/string.h>
+#include <xenith/time.h>
+#include <xenith/x86.h>
+
+extern const struct selftest __selftests_start[], __selftests_end[];
+
+#define MAX_SUITES      64
+#define WATCHDOG_PERIOD (100 * NSEC_PER_MSEC)
+
+static struct {
+    const struct selftest *test;        /* running, or NULL */
+    unsigned int case_no;               /* its KTAP number in the suite */
+    uint32_t iteration;
+    uint64_t deadline;                  /* ns; 0 = no bound armed */
+    bool failed;
+    char skip_reason[96];
+    unsigned int suite_no;              /* KTAP number of the suite */
+    unsigned int passed, failed_count, skipped;
+} run;
+
+static unsigned int nr_tests(void)
+{
+    return __selftests_end - __selftests_start;
+}
+
+static bool selected(const struct selftest *t, int *hits)
+{
+    char full[96];
+    bool any = false;
+
+    snprintf(full, sizeof(full), "%s.%s", t->suite, t->name);
+    for (unsigned int i = 0; i < boot_options.nr_patterns; i++) {
+        const char *p = boot_options.patterns[i];
+        if (glob_match(p, full) || glob_match(p, t->suite)) {
+            hits[i]++;
+            any = true;
+        }
+    }
+    return any;
+}
+
+/* Distinct suite names, in link order. */
+static unsigned int list_suites(const char **suites)
+{
+    unsigned int n = 0;
+
+    for (const struct selftest *t = __selftests_start; t < __selftests_end;
+         t++) {
+        unsigned int i;
+        for (i = 0; i < n && strcmp(suites[i], t->suite); i++)
+            ;
+        if (i == n && n < MAX_SUITES)
+            suites[n++] = t->suite;
+    }
+    return n;
+}
+
+void test_diag(const char *fmt, ...)
+{
+    char buf[200];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    ktap("        # %s\n", buf);
+}
+
+void test_fail_at(const char *file, int line, const char *what)
+{
+    run.failed = true;
+    if (boot_options.iterations > 1)
+        test_diag("FAIL %s:%d: %s (iteration %u)", file, line, what,
+                  run.iteration);
+    else
+        test_diag("FAIL %s:%d: %s", file, line, what);
+}
+
+bool test_failed(void)
+{
+    return run.failed;
+}
+
+void test_set_skip_reason(const char *reason)
+{
+    strlcpy(run.skip_reason, reason, sizeof(run.skip_reason));
+}
+
+static void print_totals(void)
+{
+    ktap("# Totals: pass:%u fail:%u skip:%u\n", run.passed, run.failed_count,
+         run.skipped);
+    ktap("%u passed, %u failed, %u skipped\n", run.passed, run.failed_count,
+         run.skipped);
+}
+
+static enum verdict finish(void)
+{
+    print_totals();
+    if (run.failed_count) {
+        ktap("Test result: FAILURE\n");
+        return VERDICT_FAIL;
+    }
+    ktap("Test result: %s\n", run.passed ? "SUCCESS" : "SKIP");
+    return VERDICT_PASS;
+}
+
+void selftest_watchdog_tick(void)
+{
+    const struct selftest *t = __atomic_load_n(&run.test, __ATOMIC_ACQUIRE);
+    uint64_t now = time_now_ns();
+
+    if (!t || !run.deadline)
+        return;
+    if (now < run.deadline) {
+        apic_timer_oneshot(MIN(run.deadline - now, WATCHDOG_PERIOD));
+        return;
+    }
+    /* The test is stuck; we are in an interrupt on top of it and never
+     * return to it.  Report it by name and end the run. */
+    run.test = NULL;
+    ktap("        # timeout: %s.%s still running after %u ms "
+         "(iteration %u)\n", t->suite, t->name, t->timeout_ms, run.iteration);
+    ktap("    not ok %u %s # timeout\n", run.case_no, t->name);
+    ktap("not ok %u %s # run aborted by a hung test\n", run.suite_no + 1,
+         t->suite);
+    run.failed_count++;
+    verdict_exit(finish());
+}
+
+static void arm_watchdog(const struct selftest *t)
+{
+    run.deadline = time_now_ns() + (uint64_t)t->timeout_ms * NSEC_PER_MSEC;
+    __atomic_store_n(&run.test, t, __ATOMIC_RELEASE);
+    apic_timer_oneshot(MIN((uint64_t)t->timeout_ms * NSEC_PER_MSEC,
+                           WATCHDOG_PERIOD));
+}
+
+static void disarm_watchdog(void)
+{
+    __atomic_store_n(&run.test, NULL, __ATOMIC_RELEASE);
+    run.deadline = 0;
+    apic_timer_stop();
+}
+
+/* What must be back where it was after every test. */
+struct resources {
+    uint64_t pages;             /* free pages + pages the heap keeps */
+    uint64_t heap_bytes;
+};
+
+static void snapshot(struct resources *r)
+{
+    r->pages = mm_free_pages() + heap_slab_pages();
+    r->heap_bytes = heap_in_use();
+}
+
+static enum test_result check_leaks(const struct resources *before)
+{
+    struct resources after;
+
+    snapshot(&after);
+    if (after.pages != before->pages) {
+        test_diag("leak: %ld pages not returned",
+                  (long)(before->pages - after.pages));
+        return TEST_FAIL;
+    }
+    if (after.heap_bytes != before->heap_bytes) {
+        test_diag("leak: %ld heap bytes not returned",
+                  (long)(after.heap_bytes - before->heap_bytes));
+        return TEST_FAIL;
+    }
+    return TEST_PASS;
+}
+
+static enum test_result run_case(const struct selftest *t)
+{
+    struct resources before;
+    enum test_result res = TEST_PASS;
+
+    run.skip_reason[0] = '\0';
+    if (smp_nr_vcpus() < t->min_vcpus) {
+        snprintf(run.skip_reason, sizeof(run.skip_reason),
+                 "needs %u vCPUs, the domain has %u", t->min_vcpus,
+                 smp_nr_vcpus());
+        return TEST_SKIP;
+    }
+    for (run.iteration = 1;
+         run.iteration <= boot_options.iterations && res == TEST_PASS;
+         run.iteration++) {
+        run.failed = false;
+        snapshot(&before);
+        arm_watchdog(t);
+        res = t->fn();
+        disarm_watchdog();
+        if (res == TEST_PASS && run.failed)
+            res = TEST_FAIL;
+        if (res != TEST_SKIP && check_leaks(&before) != TEST_PASS)
+            res = TEST_FAIL;
+    }
+    return res;
+}
+
+static void run_suite(const char *suite, const bool *sel)
+{
+    unsigned int n = 0, no = 0, fail = 0, skip = 0;
+
+    for (unsigned int i = 0; i < nr_tests(); i++)
+        n += sel[i] && !strcmp(__selftests_start[i].suite, suite);
+    if (!n)
+        return;
+    ktap("    KTAP version 1\n");
+    ktap("    # Subtest: %s\n", suite);
+    ktap("    1..%u\n", n);
+    for (unsigned int i = 0; i < nr_tests(); i++) {
+        const struct selftest *t = &__selftests_start[i];
+        enum test_result r;
+
+        if (!sel[i] || strcmp(t->suite, suite))
+            continue;
+        run.case_no = ++no;
+        r = run_case(t);
+        if (r == TEST_PASS) {
+            run.passed++;
+            ktap("    ok %u %s\n", no, t->name);
+        } else if (r == TEST_SKIP) {
+            run.skipped++;
+            skip++;
+            ktap("    ok %u %s # SKIP %s\n", no, t->name,
+                 run.skip_reason[0] ? run.skip_reason : "no reason given");
+        } else {
+            run.failed_count++;
+            fail++;
+            ktap("    not ok %u %s\n", no, t->name);
+        }
+    }
+    run.suite_no++;
+    if (fail)
+        ktap("not ok %u %s\n", run.suite_no, suite);
+    else if (skip == n)
+        ktap("ok %u %s # SKIP all cases skipped\n", run.suite_no, suite);
+    else
+        ktap("ok %u %s\n", run.suite_no, suite);
+}
+
+static enum verdict report_unmatched(const int *hits, const char **suites,
+                                     unsigned int nr_suites)
+{
+    char list[512] = "";
+    size_t len = 0;
+    bool bad = false;
+
+    for (unsigned int i = 0; i < boot_options.nr_patterns; i++) {
+        if (hits[i])
+            continue;
+        bad = true;
+        ktap("# error: selftest pattern '%s' matches no test\n",
+             boot_options.patterns[i]);
+    }
+    if (!bad)
+        return VERDICT_PASS;
+    for (unsigned int i = 0; i < nr_suites && len < sizeof(list); i++)
+        len += snprintf(list + len, sizeof(list) - len, "%s%s",
+                        i ? ", " : "", suites[i]);
+    ktap("# available suites: %s\n", list);
+    return VERDICT_FAIL;
+}
+
+enum verdict selftest_run_all(void)
+{
+    static bool sel[1024];
+    static const char *suites[MAX_SUITES];
+    int hits[CMDLINE_MAX_PATTERNS] = { 0 };
+    unsigned int nr_suites = list_suites(suites), nr_sel_suites = 0;
+
+    BUG_ON(nr_tests() > ARRAY_SIZE(sel));
+    ktap("KTAP version 1\n");
+    ktap("# xenith: boot to ready %lu us, %u vCPUs (%u online)\n",
+         tsc_delta_to_ns(ready_tsc - boot_tsc) / NSEC_PER_USEC,
+         smp_domain_vcpus(), smp_nr_vcpus());
+    if (boot_options.nr_errors) {
+        ktap("1..0\n# error: the command line has errors (above); "
+             "no test run\n");
+        run.failed_count = 0;
+        print_totals();
+        ktap("Test result: FAILURE\n");
+        return VERDICT_FAIL;
+    }
+    for (unsigned int i = 0; i < nr_tests(); i++)
+        sel[i] = selected(&__selftests_start[i], hits);
+    if (report_unmatched(hits, suites, nr_suites) != VERDICT_PASS) {
+        ktap("1..0\n");
+        print_totals();
+        ktap("Test result: FAILURE\n");
+        return VERDICT_FAIL;
+    }
+    for (unsigned int s = 0; s < nr_suites; s++)
+        for (unsigned int i = 0; i < nr_tests(); i++)
+            if (sel[i] && !strcmp(__selftests_start[i].suite, suites[s])) {
+                nr_sel_suites++;
+                break;
+            }
+    ktap("1..%u\n", nr_sel_suites);
+    for (unsigned int s = 0; s < nr_suites; s++)
+        run_suite(suites[s], sel);
+    return finish();
+}

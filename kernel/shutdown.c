@@ -1,0 +1,52 @@
+/*
+ * How a run's verdict leaves the machine (exit=): a byte to QEMU's
+ * isa-debug-exit port (0 pass, 1 fail, 2 panic; QEMU exits with 1, 3, 5),
+ * or SCHEDOP_shutdown (poweroff = pass, crash = fail or panic; reboot),
+ * or a halt that keeps the domain for inspection.
+ */
+#include <xenith/selftest.h>
+#include <xenith/cmdline.h>
+#include <xenith/console.h>
+#include <xenith/hypercall.h>
+#include <xenith/xen.h>
+#include <xenith/x86.h>
+
+#define QEMU_EXIT_PORT 0xf4
+
+static void __noreturn stop(void)
+{
+    for (;;) {
+        irq_disable();
+        halt();
+    }
+}
+
+void verdict_exit(enum verdict v)
+{
+    unsigned int reason;
+    long rc;
+
+    irq_disable();
+    switch (boot_options.exit) {
+    case EXIT_QEMU:
+        outb(QEMU_EXIT_PORT, v);
+        early_puts("xenith: still running after the QEMU exit port write"
+                   " (no isa-debug-exit device?); halting\n");
+        stop();
+    case EXIT_HALT:
+        stop();
+    case EXIT_REBOOT:
+        reason = SHUTDOWN_reboot;
+        break;
+    case EXIT_POWEROFF:
+    default:
+        reason = v == VERDICT_PASS ? SHUTDOWN_poweroff : SHUTDOWN_crash;
+        break;
+    }
+    if (!xen.hypercall_msr)
+        stop();                 /* not under Xen: nobody to ask */
+    rc = xen_shutdown(reason);
+    early_puts(rc ? "xenith: SCHEDOP_shutdown failed; halting\n"
+                  : "xenith: SCHEDOP_shutdown returned; halting\n");
+    stop();
+}
