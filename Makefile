@@ -46,12 +46,12 @@ CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
            -mno-80387 -mgeneral-regs-only -fno-pic -fno-pie \
            -fno-stack-protector -fno-omit-frame-pointer \
            -fno-asynchronous-unwind-tables -fno-strict-aliasing \
-           -fno-common -ffunction-sections \
+           -fno-common -ffunction-sections -fno-toplevel-reorder \
            -D__XEN_INTERFACE_VERSION__=0x00040e00 \
            $(CONFIG_CFLAGS)
 ASFLAGS := -D__ASSEMBLY__ -nostdinc -I include -I $(BUILD)/include -m64 \
            $(CONFIG_CFLAGS)
-LDFLAGS := -nostdlib -static -z max-page-size=4096 -z noexecstack \
+LDFLAGS := -nostdlib -static -n -z max-page-size=4096 -z noexecstack \
            --no-warn-rwx-segments -T arch/x86/link.ld
 
 SRCS := $(wildcard arch/x86/*.c arch/x86/*.S kernel/*.c events/*.c lock/*.c \

@@ -7,8 +7,8 @@
 #include <xenith/compiler.h>
 
 struct ksym {
-    uint64_t addr;
-    uint64_t name_off;
+    uint32_t addr;
+    uint32_t name_off;
 };
 
 extern const uint64_t ksym_count __weak;

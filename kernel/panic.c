@@ -94,6 +94,11 @@ static void __noreturn vpanic(const struct cpu_regs *r, uint64_t rip,
     if (r) {
         dump_regs(r);
         backtrace_from(r->rip, r->rbp);
+        /* A fault in a function's first instructions happens before it
+         * pushed its frame: its caller is then only in the word at RSP. */
+        if (stack_contains(r->rsp, r->rsp + 8))
+            say_symbol("  (top of stack, maybe the caller) ",
+                       *(uint64_t *)r->rsp, true);
     } else {
         backtrace_from(rip, rbp);
     }

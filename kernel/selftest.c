@@ -126,6 +126,11 @@ static enum verdict finish(void)
     return VERDICT_PASS;
 }
 
+static uint32_t timeout_ms(const struct selftest *t)
+{
+    return t->timeout_ms ? t->timeout_ms : SELFTEST_DEFAULT_TIMEOUT_MS;
+}
+
 void selftest_watchdog_tick(void)
 {
     const struct selftest *t = __atomic_load_n(&run.test, __ATOMIC_ACQUIRE);
@@ -141,7 +146,7 @@ void selftest_watchdog_tick(void)
      * return to it.  Report it by name and end the run. */
     run.test = NULL;
     ktap("        # timeout: %s.%s still running after %u ms "
-         "(iteration %u)\n", t->suite, t->name, t->timeout_ms, run.iteration);
+         "(iteration %u)\n", t->suite, t->name, timeout_ms(t), run.iteration);
     ktap("    not ok %u %s # timeout\n", run.case_no, t->name);
     ktap("not ok %u %s # run aborted by a hung test\n", run.suite_no + 1,
          t->suite);
@@ -151,10 +156,11 @@ void selftest_watchdog_tick(void)
 
 static void arm_watchdog(const struct selftest *t)
 {
-    run.deadline = time_now_ns() + (uint64_t)t->timeout_ms * NSEC_PER_MSEC;
+    uint64_t bound = (uint64_t)timeout_ms(t) * NSEC_PER_MSEC;
+
+    run.deadline = time_now_ns() + bound;
     __atomic_store_n(&run.test, t, __ATOMIC_RELEASE);
-    apic_timer_oneshot(MIN((uint64_t)t->timeout_ms * NSEC_PER_MSEC,
-                           WATCHDOG_PERIOD));
+    apic_timer_oneshot(MIN(bound, WATCHDOG_PERIOD));
 }
 
 static void disarm_watchdog(void)
@@ -202,7 +208,7 @@ static enum test_result run_case(const struct selftest *t)
     run.skip_reason[0] = '\0';
     if (smp_nr_vcpus() < t->min_vcpus) {
         snprintf(run.skip_reason, sizeof(run.skip_reason),
-                 "needs %u vCPUs, the domain has %u", t->min_vcpus,
+                 "needs %u vCPUs online, %u are", t->min_vcpus,
                  smp_nr_vcpus());
         return TEST_SKIP;
     }

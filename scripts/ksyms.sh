@@ -1,7 +1,7 @@
 #!/bin/sh
 # Turn an ELF's function symbols into the table the panic path symbolises
 # backtraces with: ksym_count, then {address, name offset} sorted by
-# address, then the names.  Usage: ksyms.sh NM ELF > ksyms.S
+# address (32 bits each: the kernel lives below 4 GiB), then the names.  Usage: ksyms.sh NM ELF > ksyms.S
 nm=$1; elf=$2
 $nm -n --defined-only "$elf" | awk '
     $2 ~ /^[tT]$/ && $3 !~ /^\.L/ { addr[n] = $1; name[n] = $3; n++ }
@@ -13,7 +13,7 @@ $nm -n --defined-only "$elf" | awk '
         print "ksym_table:"
         off = 0
         for (i = 0; i < n; i++) {
-            printf "\t.quad 0x%s, %d\n", addr[i], off
+            printf "\t.long 0x%s, %d\n", addr[i], off
             off += length(name[i]) + 1
         }
         print "ksym_names:"

@@ -10,7 +10,9 @@
 #define __weak          __attribute__((weak))
 #define __printf(a, b)  __attribute__((format(printf, a, b)))
 #define __noinline      __attribute__((noinline))
+#ifndef __always_inline        /* glibc defines it too (host tests) */
 #define __always_inline inline __attribute__((always_inline))
+#endif
 
 #define likely(x)       __builtin_expect(!!(x), 1)
 #define unlikely(x)     __builtin_expect(!!(x), 0)

@@ -28,8 +28,8 @@ struct selftest {
     const char *suite;
     const char *name;
     enum test_result (*fn)(void);
-    uint32_t timeout_ms;        /* per iteration; a hang past it fails */
-    uint32_t min_vcpus;         /* fewer: SKIP with the reason */
+    uint32_t timeout_ms;        /* per iteration; 0 = the default */
+    uint32_t min_vcpus;         /* fewer online: SKIP with the reason */
 };
 
 #define SELFTEST_DEFAULT_TIMEOUT_MS 10000
@@ -39,7 +39,6 @@ struct selftest {
     static const struct selftest selftest_##suite_##_##name_                \
         __used __section(".selftests") __aligned(8) = {                     \
         .suite = #suite_, .name = #name_, .fn = test_##suite_##_##name_,    \
-        .timeout_ms = SELFTEST_DEFAULT_TIMEOUT_MS, .min_vcpus = 1,          \
         __VA_ARGS__ };                                                      \
     static enum test_result test_##suite_##_##name_(void)
 

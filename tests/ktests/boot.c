@@ -1,0 +1,110 @@
+/* Suite `boot`: what the loader handed us, and the page tables we built. */
+#include <xenith/selftest.h>
+#include <xenith/boot.h>
+#include <xenith/mm.h>
+#include <xenith/paging.h>
+#include <xenith/string.h>
+#include <xenith/x86.h>
+#include <xenith/xen.h>
+#include <xen/arch-x86/hvm/start_info.h>
+
+extern char __image_start[], __image_end[], __text_start[], __text_end[];
+extern char __rodata_start[], __rodata_end[], __data_start[], __bss_end[];
+
+static const char rodata_probe[] = "read-only";
+static int data_probe = 1;
+static int bss_probe;
+
+SELFTEST(boot, start_info)
+{
+    CHECK(boot_info.start_info_version <= 1);
+    CHECK(boot_info.nr_memmap > 0);
+    CHECK(boot_info.nr_memmap <= BOOT_MEMMAP_MAX);
+    /* The runner started us with a selftest= option, so the command line
+     * made it through the copy. */
+    CHECK(strlen(boot_info.cmdline) > 0);
+    CHECK(!boot_info.cmdline_truncated);
+    CHECK(shared_info != NULL);
+    CHECK(xen.version >= (4u << 16));
+    return TEST_RESULT();
+}
+
+SELFTEST(boot, memmap_sane)
+{
+    paddr_t img_s = (paddr_t)__image_start, img_e = (paddr_t)__image_end;
+    bool image_in_ram = false;
+    uint64_t ram = 0;
+
+    for (unsigned int i = 0; i < boot_info.nr_memmap; i++) {
+        const struct memmap_entry *a = &boot_info.memmap[i];
+
+        CHECK(a->size > 0);
+        CHECK(a->addr + a->size > a->addr);             /* no wrap */
+        if (a->type != XEN_HVM_MEMMAP_TYPE_RAM)
+            continue;
+        ram += a->size;
+        if (a->addr <= img_s && img_e <= a->addr + a->size)
+            image_in_ram = true;
+        for (unsigned int j = i + 1; j < boot_info.nr_memmap; j++) {
+            const struct memmap_entry *b = &boot_info.memmap[j];
+            if (b->type == XEN_HVM_MEMMAP_TYPE_RAM)
+                CHECK(a->addr + a->size <= b->addr ||
+                      b->addr + b->size <= a->addr);
+        }
+    }
+    CHECK(image_in_ram);
+    /* The allocator can only have what the map says is RAM. */
+    CHECK(mm_total_pages() * PAGE_SIZE <= ram);
+    CHECK(mm_total_pages() > 0);
+    return TEST_RESULT();
+}
+
+static bool writable(uint64_t pte) { return pte & PTE_W; }
+static bool executable(uint64_t pte) { return !(pte & PTE_NX); }
+
+SELFTEST(boot, nx_wx)
+{
+    int level;
+    uint64_t pte;
+    int stack_probe = 0;
+    void *heap_page = page_alloc(0);
+
+    REQUIRE(heap_page);
+    CHECK(rdmsr(MSR_EFER) & EFER_NXE);
+    CHECK(read_cr0() & CR0_WP);     /* ring 0 honours read-only pages */
+
+    pte = paging_lookup((vaddr_t)test_boot_nx_wx, &level);
+    CHECK(pte && level == 1 && !writable(pte) && executable(pte));
+    pte = paging_lookup((vaddr_t)rodata_probe, &level);
+    CHECK(pte && level == 1 && !writable(pte) && !executable(pte));
+    pte = paging_lookup((vaddr_t)&data_probe, &level);
+    CHECK(pte && writable(pte) && !executable(pte));
+    pte = paging_lookup((vaddr_t)&bss_probe, &level);
+    CHECK(pte && writable(pte) && !executable(pte));
+    pte = paging_lookup((vaddr_t)&stack_probe, &level);
+    CHECK(pte && writable(pte) && !executable(pte));
+    pte = paging_lookup((vaddr_t)heap_page, &level);
+    CHECK(pte && writable(pte) && !executable(pte));
+    page_free(heap_page, 0);
+
+    /* Unmapped on purpose: the NULL page and the boot stack's guard. */
+    CHECK(paging_lookup(0, &level) == 0);
+    CHECK(paging_lookup((vaddr_t)boot_stack_guard, &level) == 0);
+    CHECK(paging_lookup((vaddr_t)boot_stack_bottom, &level) != 0);
+
+    /* W^X over every page of the image, not just the probes. */
+    for (vaddr_t va = (vaddr_t)__image_start; va < (vaddr_t)__image_end;
+         va += PAGE_SIZE) {
+        pte = paging_lookup(va, &level);
+        if (pte && writable(pte) && executable(pte)) {
+            test_diag("page %lx is writable and executable", va);
+            CHECK(!"W^X");
+            break;
+        }
+        if (va >= (vaddr_t)__text_start && va < (vaddr_t)__text_end)
+            CHECK(pte && executable(pte));
+        else if (pte)
+            CHECK(!executable(pte));
+    }
+    return TEST_RESULT();
+}
