@@ -1,6 +1,6 @@
 # xenith: a PVH guest kernel for Xen.  `make` builds build/xenith.elf.
 #
-#   make [CONFIG=default|debug|failtest] [V=1]   build the kernel
+#   make [CONFIG=default|debug|failtest|badmagic] [V=1]   build the kernel
 #   make run      boot under Xen in QEMU, selftest=all, output live
 #   make test     host unit tests + boot runs with 1, 2 and 4 vCPUs
 #   make bench    boot-time and wall-time figures
@@ -113,6 +113,7 @@ test: deps
 	$(Q)$(MAKE) -s all
 	$(Q)$(MAKE) -s host-test
 	$(Q)$(MAKE) -s CONFIG=failtest all
+	$(Q)$(MAKE) -s CONFIG=badmagic all
 	$(Q)sh tests/boot-matrix.sh
 
 bench: deps

@@ -213,3 +213,8 @@ void cmdline_error(struct boot_options *o, const char *what)
 {
     add_diag(o, true, what, "", 0);
 }
+
+void cmdline_warning(struct boot_options *o, const char *what)
+{
+    add_diag(o, false, what, "", 0);
+}

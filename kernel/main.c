@@ -13,6 +13,7 @@
 #include <xenith/printk.h>
 #include <xenith/selftest.h>
 #include <xenith/smp.h>
+#include <xenith/string.h>
 #include <xenith/time.h>
 #include <xenith/traps.h>
 #include <xenith/x86.h>
@@ -51,6 +52,9 @@ void kernel_main(paddr_t start_info_pa)
     cmdline_parse(boot_info.cmdline, BOOT_CMDLINE_MAX, &boot_options);
     if (boot_info.cmdline_truncated)
         cmdline_error(&boot_options, "command line longer than 1023 bytes");
+    else if (strlen(boot_info.cmdline) == BOOT_CMDLINE_MAX - 1)
+        cmdline_warning(&boot_options, "command line is exactly 1023 bytes:"
+                        " Xen passes no more, so it may have been cut");
     if (!xen_detect())
         early_fatal("not running under Xen (no Xen CPUID leaves); stopping");
 

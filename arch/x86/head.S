@@ -9,6 +9,12 @@
 #include <xenith/asm.h>
 
 #define XEN_HVM_START_MAGIC_VALUE 0x336ec578
+#ifdef CONFIG_TEST_BAD_MAGIC
+/* configs/badmagic.mk: expect another magic, to exercise the refusal. */
+#define EXPECTED_MAGIC (XEN_HVM_START_MAGIC_VALUE ^ 1)
+#else
+#define EXPECTED_MAGIC XEN_HVM_START_MAGIC_VALUE
+#endif
 
 /* The note that tells the loader where to enter (PVH, not PV). */
         .section .note.Xen, "a", @note
@@ -31,7 +37,7 @@ pvh_start32:
 
         /* A wrong magic means a loader we do not understand: say so on
          * the debug port and stop, rather than fault on garbage. */
-        cmpl    $XEN_HVM_START_MAGIC_VALUE, (%ebx)
+        cmpl    $EXPECTED_MAGIC, (%ebx)
         jne     .Lbad_magic
 
         /* Zero .bss (the boot stack and page tables live there). */
@@ -105,8 +111,12 @@ pvh_start32:
         jz      2f
         outb    %al, $0xe9
         jmp     .Lfatal32
-2:      hlt
-        jmp     2b
+        /* The fail verdict for QEMU's isa-debug-exit (nothing there on a
+         * real machine), then stop for good. */
+2:      mov     $1, %al
+        outb    %al, $0xf4
+3:      hlt
+        jmp     3b
 
         .code64
 start64:

@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""xenrun: boot xenith as a PVH dom0 under Xen in QEMU (TCG) and judge the run.
+
+    python3 tests/xenrun.py [--vcpus N] [--cmdline "selftest=all"] [--live]
+
+The run's outcome is one of PASS, FAIL, PANIC, TIMEOUT, NOXEN or ERROR (the
+run could not be started).  The runner exits 0 iff the outcome is the one
+--expect names (or one of several, --expect FAIL,PASS) and every --grep
+regex matched some output line.
+
+How QEMU's exit status maps (the guest writes byte v to port 0xf4; QEMU
+exits with (v<<1)|1): 1 = pass, 3 = fail, 5 = panic; 0 = Xen rebooted
+(dom0 crashed or asked for a reboot; -no-reboot ends QEMU), judged PANIC.
+
+Output: Xen's own lines start with "(XEN)", the guest's port-0xe9 bytes are
+mirrored by Xen as "(d0) ..." lines; both are ignored for KTAP.  The
+kernel's console (CONSOLEIO_write) arrives without a prefix.
+
+Python 3 standard library only.
+"""
+
+import argparse
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+
+QEMU = "qemu-system-x86_64"
+XEN = "build/xen"
+DEFAULT_ELF = "build/xenith.elf"
+
+RESULT_RE = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped$")
+VERDICT_RE = re.compile(r"^Test result: (\w+)")
+NOT_OK_RE = re.compile(r"^\s*not ok ")
+BOOT_RE = re.compile(r"#\s*xenith: boot to ready (\d+) us")
+NOXEN_MSG = "not running under Xen"
+TAIL_LINES = 40
+
+OUTCOMES = ("PASS", "FAIL", "PANIC", "NOXEN", "TIMEOUT", "ERROR")
+
+
+def eprint(*a):
+    print(*a, file=sys.stderr)
+    sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------
+# Building the QEMU command line
+
+
+def guest_cmdline(cmdline):
+    """The kernel's command line with exit=qemu added unless exit= is given.
+
+    exit=qemu goes first, not last: Xen passes dom0 only the first 1023
+    bytes of its command line (and the kernel keeps no more either), and an
+    exit=qemu cut off the end would leave the default exit, poweroff: a
+    passing run then halts Xen (a timeout), a failing one crashes dom0 and
+    Xen reboots (judged a panic)."""
+    if "exit=" in cmdline:
+        return cmdline
+    return "exit=qemu " + cmdline if cmdline else "exit=qemu"
+
+
+def qemu_opt_escape(s):
+    """-initrd is a comma-separated module list; a literal comma is ",,"."""
+    return s.replace(",", ",,")
+
+
+def kvm_usable():
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def xen_argv(a, kcmd):
+    xen_append = ("console=com1 loglvl=all guest_loglvl=all dom0=pvh "
+                  "dom0-iommu=none dom0_mem=%dM dom0_max_vcpus=%d"
+                  % (a.mem, a.vcpus))
+    initrd = qemu_opt_escape(a.elf + (" " + kcmd if kcmd else ""))
+    return [QEMU, "-accel", "tcg", "-cpu", "max", "-m", "512",
+            "-smp", str(a.smp), "-nographic", "-no-reboot",
+            "-kernel", a.xen, "-append", xen_append,
+            "-initrd", initrd,
+            "-monitor", "none", "-serial", "stdio",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
+
+
+def noxen_argv(a, kcmd, e9path, accel):
+    return [QEMU, "-accel", accel, "-cpu", "max", "-m", "128",
+            "-nographic", "-no-reboot", "-kernel", a.elf, "-append", kcmd,
+            "-debugcon", "file:" + e9path,
+            "-monitor", "none", "-serial", "none",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
+
+
+# --------------------------------------------------------------------------
+# Running QEMU, bounded in time
+
+
+class Lines:
+    """Splits a byte stream into \\r-free text lines, logging and echoing."""
+
+    def __init__(self, log, live):
+        self.buf = b""
+        self.lines = []
+        self.log = log
+        self.live = live
+
+    def feed(self, data):
+        self.buf += data
+        while True:
+            nl = self.buf.find(b"\n")
+            if nl < 0:
+                break
+            self._line(self.buf[:nl])
+            self.buf = self.buf[nl + 1:]
+
+    def flush(self):
+        if self.buf:
+            self._line(self.buf)
+            self.buf = b""
+
+    def _line(self, raw):
+        text = raw.decode("utf-8", "replace").replace("\r", "")
+        self.lines.append(text)
+        self.log.write(text + "\n")
+        self.log.flush()
+        if self.live:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+
+
+def kill_group(proc):
+    """SIGTERM the process group, SIGKILL it if it is still there."""
+    for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_qemu(argv, timeout, sinks):
+    """Run argv in its own process group; feed output to sinks.
+
+    sinks: list of (source, Lines) where source is "pipe" (QEMU's stdout and
+    stderr) or a file path that QEMU appends to (polled).  Returns
+    (status or None on timeout, wall seconds)."""
+    start = time.monotonic()
+    deadline = start + timeout
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    pipe_lines = None
+    files = []                          # [path, Lines, offset]
+    for src, lines in sinks:
+        if src == "pipe":
+            pipe_lines = lines
+        else:
+            files.append([src, lines, 0])
+    fd = proc.stdout.fileno()
+    pipe_open = True
+    timed_out = False
+
+    def poll_files():
+        for f in files:
+            try:
+                with open(f[0], "rb") as fh:
+                    fh.seek(f[2])
+                    data = fh.read()
+            except OSError:
+                continue
+            if data:
+                f[2] += len(data)
+                f[1].feed(data)
+
+    try:
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                timed_out = True
+                break
+            wait = min(0.1 if files else 0.5, deadline - now)
+            if pipe_open:
+                r, _, _ = select.select([fd], [], [], wait)
+                if r:
+                    data = os.read(fd, 65536)
+                    if not data:
+                        pipe_open = False       # EOF: QEMU is ending
+                    elif pipe_lines:
+                        pipe_lines.feed(data)
+            else:
+                time.sleep(min(wait, 0.05))
+            poll_files()
+            if not pipe_open and proc.poll() is not None:
+                break
+    except KeyboardInterrupt:
+        kill_group(proc)
+        raise
+    finally:
+        if proc.poll() is None:
+            kill_group(proc)
+    wall = time.monotonic() - start
+    # Drain what is left, never blocking.
+    if pipe_open:
+        try:
+            os.set_blocking(fd, False)
+            while True:
+                r, _, _ = select.select([fd], [], [], 0.2)
+                if not r:
+                    break
+                data = os.read(fd, 65536)
+                if not data:
+                    break
+                if pipe_lines:
+                    pipe_lines.feed(data)
+        except OSError:
+            pass
+    proc.stdout.close()
+    poll_files()
+    for _, lines in sinks:
+        lines.flush()
+    return (None if timed_out else proc.returncode), wall
+
+
+# --------------------------------------------------------------------------
+# Judging
+
+
+class Verdict:
+    def __init__(self):
+        self.outcome = None
+        self.reasons = []
+        self.passed = self.failed = self.skipped = None
+        self.failing = []               # "suite.case # reason"
+        self.boot_us = None
+        self.grep_missing = []
+
+
+def ktap_lines(lines):
+    """The kernel's own console lines: not Xen's, not mirrored port 0xe9."""
+    return [l for l in lines if not l.startswith("(XEN)")
+            and not l.startswith("(d0)")]
+
+
+def failing_cases(klines):
+    out = []
+    suite = None
+    suites_with_cases = set()
+    for l in klines:
+        m = re.match(r"^\s+# Subtest: (\S+)", l)
+        if m:
+            suite = m.group(1)
+            continue
+        m = re.match(r"^(\s*)not ok \d+ (.*)$", l)
+        if not m:
+            continue
+        nested, rest = bool(m.group(1)), m.group(2).strip()
+        if nested:
+            out.append("%s.%s" % (suite or "?", rest))
+            suites_with_cases.add(suite)
+        else:
+            name = rest.split(" #", 1)[0].strip()
+            if name not in suites_with_cases:
+                out.append(rest)
+    return out
+
+
+def judge(lines, status, noxen_mode):
+    v = Verdict()
+    klines = ktap_lines(lines)
+    for l in lines:
+        m = BOOT_RE.search(l)
+        if m:
+            v.boot_us = int(m.group(1))
+            break
+    results = [RESULT_RE.match(l) for l in klines]
+    results = [m for m in results if m]
+    if results:
+        m = results[-1]
+        v.passed, v.failed, v.skipped = (int(m.group(i)) for i in (1, 2, 3))
+    verdicts = [VERDICT_RE.match(l).group(1) for l in klines
+                if VERDICT_RE.match(l)]
+    has_ktap = any(l.strip() == "KTAP version 1" for l in klines)
+    not_ok = [l for l in klines if NOT_OK_RE.match(l)]
+    panic_line = any("PANIC" in l for l in lines)
+    v.failing = failing_cases(klines)
+
+    if noxen_mode and status == 3 and any(NOXEN_MSG in l for l in lines):
+        v.outcome = "NOXEN"
+        return v
+    if status is None:
+        v.outcome = "TIMEOUT"
+        v.reasons.append("no exit before the time bound")
+        return v
+    if panic_line or status in (0, 5):
+        v.outcome = "PANIC"
+        if panic_line:
+            v.reasons.append("a line says PANIC")
+        if status == 0:
+            v.reasons.append("QEMU status 0: Xen rebooted (dom0 crash?)")
+        elif status == 5:
+            v.reasons.append("QEMU status 5: guest panic verdict")
+        return v
+    if status == 3 or not_ok or "FAILURE" in verdicts:
+        v.outcome = "FAIL"
+        if status == 3:
+            v.reasons.append("QEMU status 3: guest fail verdict")
+        if not_ok:
+            v.reasons.append("%d 'not ok' line(s)" % len(not_ok))
+        if "FAILURE" in verdicts:
+            v.reasons.append("Test result: FAILURE")
+        return v
+    if status != 1:
+        v.outcome = "FAIL"
+        v.reasons.append("unexpected QEMU status %d" % status)
+        return v
+    # Status 1: a pass verdict, which the output must back up.
+    problems = []
+    if not has_ktap:
+        problems.append("no 'KTAP version 1' line")
+    if not results:
+        problems.append("no 'N passed, N failed, N skipped' line")
+    elif v.failed:
+        problems.append("%d failed" % v.failed)
+    if not any(x in ("SUCCESS", "SKIP") for x in verdicts):
+        problems.append("no 'Test result: SUCCESS|SKIP' line")
+    if problems:
+        v.outcome = "FAIL"
+        v.reasons.append("malformed pass: " + "; ".join(problems))
+    else:
+        v.outcome = "PASS"
+    return v
+
+
+# --------------------------------------------------------------------------
+
+
+def derive_name(a):
+    base = re.sub(r"[^A-Za-z0-9.]+", "_", a.cmdline).strip("_")[:60] \
+        or "default"
+    name = "v%d-%s" % (a.vcpus, base)
+    stem = os.path.basename(a.elf)
+    if stem.endswith(".elf"):
+        stem = stem[:-4]
+    if stem.startswith("xenith-"):
+        name = stem[len("xenith-"):] + "-" + name
+    elif stem != "xenith":
+        name = stem + "-" + name
+    if a.no_xen:
+        name = "noxen-" + re.sub(r"^v\d+-", "", name)
+    return name
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        description="Boot xenith under Xen in QEMU and judge the run.")
+    p.add_argument("--elf", default=DEFAULT_ELF)
+    p.add_argument("--xen", default=XEN, help=argparse.SUPPRESS)
+    p.add_argument("--cmdline", default="",
+                   help="kernel command line (exit=qemu is added unless "
+                   "exit= is given)")
+    p.add_argument("--vcpus", type=int, default=1, help="dom0_max_vcpus")
+    p.add_argument("--smp", type=int, default=None,
+                   help="QEMU pCPUs (default min(vcpus, 2))")
+    p.add_argument("--mem", type=int, default=64, help="dom0_mem in MiB")
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="wall-clock bound in seconds")
+    p.add_argument("--log", default=None)
+    p.add_argument("--name", default=None)
+    p.add_argument("--live", action="store_true",
+                   help="echo output lines as they arrive")
+    p.add_argument("--expect", default="PASS",
+                   help="the outcome wanted: PASS, FAIL, PANIC, NOXEN or "
+                   "TIMEOUT; several may be given as FAIL,PASS")
+    p.add_argument("--no-xen", action="store_true",
+                   help="boot the ELF directly (no Xen)")
+    p.add_argument("--grep", action="append", default=[], metavar="REGEX",
+                   help="require a matching output line (repeatable)")
+    p.add_argument("--report-boot", action="store_true",
+                   help="also print 'boot_us=N wall_s=X'")
+    a = p.parse_args(argv)
+    if a.vcpus < 1:
+        p.error("--vcpus must be >= 1")
+    a.expect = a.expect.upper().replace("|", ",")
+    for e in a.expect.split(","):
+        if e not in ("PASS", "FAIL", "PANIC", "NOXEN", "TIMEOUT"):
+            p.error("--expect: unknown outcome %r" % e)
+    if a.smp is None:
+        a.smp = min(a.vcpus, 2)
+    if a.smp < 1:
+        p.error("--smp must be >= 1")
+    if a.timeout <= 0:
+        p.error("--timeout must be > 0")
+    try:
+        a.grep_re = [re.compile(g) for g in a.grep]
+    except re.error as e:
+        p.error("bad --grep regex: %s" % e)
+    return a
+
+
+def preflight(a):
+    import shutil
+    missing = []
+    if not shutil.which(QEMU):
+        missing.append("%s not in PATH (sh tests/deps.sh)" % QEMU)
+    if not os.path.isfile(a.elf):
+        missing.append("%s missing (make)" % a.elf)
+    if not a.no_xen and not os.path.isfile(a.xen):
+        missing.append("%s missing (sh tests/deps.sh)" % a.xen)
+    return missing
+
+
+def main(argv):
+    a = parse_args(argv)
+    name = a.name or derive_name(a)
+    log_path = a.log or os.path.join("build", "logs", name + ".log")
+    d = os.path.dirname(log_path)
+    if d:
+        os.makedirs(d, exist_ok=True)
+    kcmd = guest_cmdline(a.cmdline)
+
+    missing = preflight(a)
+    if missing:
+        for m in missing:
+            eprint("xenrun: %s: %s" % (name, m))
+        print("xenrun: %s: ERROR (expected %s) passed=- failed=- skipped=- "
+              "wall=0.00s log=%s" % (name, a.expect, log_path))
+        return 2
+
+    with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+        if a.no_xen:
+            e9 = log_path + ".e9"
+            open(e9, "wb").close()
+            accel = "kvm" if kvm_usable() else "tcg"
+            argv_q = noxen_argv(a, kcmd, e9, accel)
+        else:
+            e9 = None
+            argv_q = xen_argv(a, kcmd)
+        log.write("# xenrun: %s\n" % " ".join(
+            "'%s'" % x if (" " in x or not x) else x for x in argv_q))
+        log.flush()
+        qemu_out = Lines(log, a.live)
+        sinks = [("pipe", qemu_out)]
+        e9_out = None
+        if e9:
+            e9_out = Lines(log, a.live)
+            sinks.append((e9, e9_out))
+        status, wall = run_qemu(argv_q, a.timeout, sinks)
+        lines = qemu_out.lines + (e9_out.lines if e9_out else [])
+        v = judge(lines, status, a.no_xen)
+        log.write("# xenrun: QEMU status %s, wall %.2fs, outcome %s\n"
+                  % ("timeout" if status is None else status, wall,
+                     v.outcome))
+
+    for rx in a.grep_re:
+        if not any(rx.search(l) for l in lines):
+            v.grep_missing.append(rx.pattern)
+
+    ok = v.outcome in a.expect.split(",") and not v.grep_missing
+    fmt = lambda x: "-" if x is None else str(x)
+    if a.report_boot:
+        print("boot_us=%s wall_s=%.2f" % (fmt(v.boot_us), wall))
+    print("xenrun: %s: %s (expected %s) passed=%s failed=%s skipped=%s "
+          "wall=%.2fs log=%s" % (name, v.outcome, a.expect, fmt(v.passed),
+                                 fmt(v.failed), fmt(v.skipped), wall,
+                                 log_path))
+    if not ok:
+        for r in v.reasons:
+            print("xenrun:   why: %s" % r)
+        for f in v.failing:
+            print("xenrun:   not ok: %s" % f)
+        for g in v.grep_missing:
+            print("xenrun:   no output line matches /%s/" % g)
+        if not a.live:
+            tail = lines[-TAIL_LINES:]
+            print("xenrun:   last %d log lines:" % len(tail))
+            for l in tail:
+                print("  | " + l)
+    sys.stdout.flush()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:             # e.g. piped into head
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
