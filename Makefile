@@ -112,8 +112,7 @@ run: deps
 test: deps
 	$(Q)$(MAKE) -s all
 	$(Q)$(MAKE) -s host-test
-	$(Q)$(MAKE) -s CONFIG=failtest all
-	$(Q)$(MAKE) -s CONFIG=badmagic all
+	$(Q)for c in debug failtest badmagic; do $(MAKE) -s CONFIG=$$c all || exit 1; done
 	$(Q)sh tests/boot-matrix.sh
 
 bench: deps

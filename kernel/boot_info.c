@@ -13,6 +13,7 @@
 
 struct boot_info boot_info;
 uint64_t ready_tsc;
+uint64_t ready_hypercalls;
 
 static bool readable(paddr_t pa, uint64_t len)
 {

@@ -5,6 +5,7 @@
 #include <xenith/boot.h>
 #include <xenith/apic.h>
 #include <xenith/cmdline.h>
+#include <xenith/hypercall.h>
 #include <xenith/console.h>
 #include <xenith/mm.h>
 #include <xenith/paging.h>
@@ -18,10 +19,6 @@
 #include <xenith/traps.h>
 #include <xenith/x86.h>
 #include <xenith/xen.h>
-
-#define IST_SIZE (2 * PAGE_SIZE)
-static uint8_t boot_ist[IST_SIZE] __aligned(PAGE_SIZE)
-    __section(".bss.page_aligned");
 
 static void report_cmdline(void)
 {
@@ -46,7 +43,7 @@ static void banner(void)
 void kernel_main(paddr_t start_info_pa)
 {
     percpu_init(0, (uintptr_t)boot_stack_bottom, (uintptr_t)boot_stack_top,
-                (uintptr_t)boot_ist, (uintptr_t)boot_ist + IST_SIZE);
+                (uintptr_t)boot_ist_bottom, (uintptr_t)boot_ist_top);
     traps_init();
     boot_info_init(start_info_pa);
     cmdline_parse(boot_info.cmdline, BOOT_CMDLINE_MAX, &boot_options);
@@ -70,6 +67,7 @@ void kernel_main(paddr_t start_info_pa)
     smp_init();
 
     ready_tsc = rdtsc();
+    ready_hypercalls = hypercall_total();
     irq_enable();
     verdict_exit(selftest_run_all());
 }

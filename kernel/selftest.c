@@ -15,6 +15,7 @@
 #include <xenith/apic.h>
 #include <xenith/boot.h>
 #include <xenith/cmdline.h>
+#include <xenith/hypercall.h>
 #include <xenith/mm.h>
 #include <xenith/panic.h>
 #include <xenith/printk.h>
@@ -302,9 +303,9 @@ enum verdict selftest_run_all(void)
 
     BUG_ON(nr_tests() > ARRAY_SIZE(sel));
     ktap("KTAP version 1\n");
-    ktap("# xenith: boot to ready %lu us, %u vCPUs (%u online)\n",
-         tsc_delta_to_ns(ready_tsc - boot_tsc) / NSEC_PER_USEC,
-         smp_domain_vcpus(), smp_nr_vcpus());
+    ktap("# xenith: boot to ready %lu us (%lu hypercalls), %u vCPUs "
+         "(%u online)\n", tsc_delta_to_ns(ready_tsc - boot_tsc) / NSEC_PER_USEC,
+         ready_hypercalls, smp_domain_vcpus(), smp_nr_vcpus());
     if (boot_options.nr_errors) {
         ktap("1..0\n# error: the command line has errors (above); "
              "no test run\n");

@@ -20,14 +20,16 @@ while [ "$i" -le "$RUNS" ]; do
     rc=$?
     line=$(printf '%s\n' "$out" | grep '^boot_us=')
     boot=$(printf '%s\n' "$line" | sed -n 's/^boot_us=\([0-9][0-9]*\) .*/\1/p')
-    wall=$(printf '%s\n' "$line" | sed -n 's/.* wall_s=\([0-9.][0-9.]*\)$/\1/p')
-    if [ "$rc" -ne 0 ] || [ -z "$boot" ] || [ -z "$wall" ]; then
+    wall=$(printf '%s\n' "$line" | sed -n 's/.* wall_s=\([0-9.][0-9.]*\) .*/\1/p')
+    hc=$(printf '%s\n' "$line" | sed -n 's/.* hypercalls=\([0-9][0-9]*\)$/\1/p')
+    if [ "$rc" -ne 0 ] || [ -z "$boot" ] || [ -z "$wall" ] || [ -z "$hc" ]; then
         printf '%s\n' "$out" | grep -v '^boot_us='
         echo "bench: run $i did not PASS"
         bad=$((bad + 1))
     else
-        echo "$boot $wall" >> "$tmp"
-        printf 'run %d: boot %6d us, wall %6.2f s\n' "$i" "$boot" "$wall"
+        echo "$boot $wall $hc" >> "$tmp"
+        printf 'run %d: boot %6d us, wall %6.2f s, %d hypercalls to ready\n' \
+            "$i" "$boot" "$wall" "$hc"
     fi
     i=$((i + 1))
 done
@@ -50,4 +52,5 @@ echo "selftest=boot, $VCPUS vCPUs, $n of $RUNS runs passed:"
 printf '%-36s %8s %8s %8s\n' "" min median max
 row "guest boot, PVH entry to ready (us)" 1 '%8d'
 row "QEMU run, start to exit (s)" 2 '%8.2f'
+row "hypercalls, PVH entry to ready" 3 '%8d'
 [ "$bad" -eq 0 ]

@@ -12,6 +12,7 @@ RUN="python3 tests/xenrun.py"
 ELF=build/xenith.elf
 FAILTEST_ELF=build/xenith-failtest.elf
 BADMAGIC_ELF=build/xenith-badmagic.elf
+DEBUG_ELF=build/xenith-debug.elf
 passed=0
 failed=0
 
@@ -30,7 +31,7 @@ check() {
     fi
 }
 
-for f in "$ELF" "$FAILTEST_ELF" "$BADMAGIC_ELF" build/xen; do
+for f in "$ELF" "$DEBUG_ELF" "$FAILTEST_ELF" "$BADMAGIC_ELF" build/xen; do
     if [ ! -f "$f" ]; then
         echo "boot-matrix: $f missing (make; make CONFIG=failtest;" \
              "sh tests/deps.sh)" >&2
@@ -45,6 +46,10 @@ for n in 1 2 4; do
     check "selftest=all, $n vCPUs" --name "v$n-selftest_all" \
         --vcpus "$n" --smp "$smp" --cmdline "selftest=all" --expect PASS
 done
+
+# a') the debug build (assertions on) runs the same suites.
+check "CONFIG=debug, selftest=all, 2 vCPUs" --name "debug-v2-selftest_all" \
+    --elf "$DEBUG_ELF" --vcpus 2 --smp 2 --cmdline "selftest=all" --expect PASS
 
 # b) a pattern that matches nothing is an error that names the suites.
 check "selftest=nonexistent fails and lists the suites" \
@@ -85,6 +90,11 @@ check "faildemo.panics prints a symbolised backtrace" \
     --cmdline "selftest=faildemo.panics" --expect PANIC \
     --grep "#PF page fault at 0" --grep "RIP is at .* deref\+0x" \
     --grep "^  [0-9a-f]{16} run_case\+0x"
+
+check "faildemo.stack_overflow hits the guard page and says so" \
+    --name "failtest-v1-faildemo_stack_overflow" --elf "$FAILTEST_ELF" \
+    --cmdline "selftest=faildemo.stack_overflow" --expect PANIC \
+    --grep "stack overflow" --grep "recurse\+0x"
 
 # e) without Xen the kernel says so and fails.
 check "no Xen: the kernel stops with 'not running under Xen'" \

@@ -35,7 +35,7 @@ DEFAULT_ELF = "build/xenith.elf"
 RESULT_RE = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped$")
 VERDICT_RE = re.compile(r"^Test result: (\w+)")
 NOT_OK_RE = re.compile(r"^\s*not ok ")
-BOOT_RE = re.compile(r"#\s*xenith: boot to ready (\d+) us")
+BOOT_RE = re.compile(r"#\s*xenith: boot to ready (\d+) us(?: \((\d+) hypercalls\))?")
 NOXEN_MSG = "not running under Xen"
 TAIL_LINES = 40
 
@@ -244,6 +244,7 @@ class Verdict:
         self.passed = self.failed = self.skipped = None
         self.failing = []               # "suite.case # reason"
         self.boot_us = None
+        self.boot_hypercalls = None
         self.grep_missing = []
 
 
@@ -283,6 +284,8 @@ def judge(lines, status, noxen_mode):
         m = BOOT_RE.search(l)
         if m:
             v.boot_us = int(m.group(1))
+            if m.group(2) is not None:
+                v.boot_hypercalls = int(m.group(2))
             break
     results = [RESULT_RE.match(l) for l in klines]
     results = [m for m in results if m]
@@ -388,7 +391,7 @@ def parse_args(argv):
     p.add_argument("--grep", action="append", default=[], metavar="REGEX",
                    help="require a matching output line (repeatable)")
     p.add_argument("--report-boot", action="store_true",
-                   help="also print 'boot_us=N wall_s=X'")
+                   help="also print 'boot_us=N wall_s=X hypercalls=H'")
     a = p.parse_args(argv)
     if a.vcpus < 1:
         p.error("--vcpus must be >= 1")
@@ -470,7 +473,8 @@ def main(argv):
     ok = v.outcome in a.expect.split(",") and not v.grep_missing
     fmt = lambda x: "-" if x is None else str(x)
     if a.report_boot:
-        print("boot_us=%s wall_s=%.2f" % (fmt(v.boot_us), wall))
+        print("boot_us=%s wall_s=%.2f hypercalls=%s" %
+              (fmt(v.boot_us), wall, fmt(v.boot_hypercalls)))
     print("xenrun: %s: %s (expected %s) passed=%s failed=%s skipped=%s "
           "wall=%.2fs log=%s" % (name, v.outcome, a.expect, fmt(v.passed),
                                  fmt(v.failed), fmt(v.skipped), wall,

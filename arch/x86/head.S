@@ -157,6 +157,11 @@ boot_pd:        .skip 4 * 4096
 boot_stack_guard:       .skip 4096
 boot_stack_bottom:      .skip BOOT_STACK_SIZE
 boot_stack_top:
+        /* vCPU0's IST stack (#DF, NMI, #MC), guarded the same way. */
+        .globl boot_ist_guard, boot_ist_bottom, boot_ist_top
+boot_ist_guard:         .skip 4096
+boot_ist_bottom:        .skip BOOT_IST_SIZE
+boot_ist_top:
 
         /* Boot GDT: enough to enter long mode.  arch/x86/gdt.c installs the
          * per-vCPU GDT (with a TSS) once C runs. */

@@ -4,8 +4,8 @@
  * 2 MiB regions holding the first MiB and the kernel image use 4 KiB
  * pages so that: page 0 is unmapped (NULL dereferences fault), text is
  * read-only and executable, rodata and the symbol table read-only, data
- * and bss writable and never executable (W^X), and the guard page below
- * the boot stack is unmapped.
+ * and bss writable and never executable (W^X), and the guard pages below
+ * the boot and IST stacks are unmapped.
  *
  * paging_lock: protects table updates after boot (paging_map_page).
  * Taken with interrupts off; only mm_lock is taken under it.
@@ -52,9 +52,8 @@ static uint64_t image_page_flags(paddr_t pa)
 {
     if (pa == 0)
         return 0;                               /* NULL page */
-    if (pa >= (paddr_t)boot_stack_guard &&
-        pa < (paddr_t)boot_stack_guard + PAGE_SIZE)
-        return 0;                               /* stack guard */
+    if (pa == (paddr_t)boot_stack_guard || pa == (paddr_t)boot_ist_guard)
+        return 0;                               /* stack guards */
     if (pa >= (paddr_t)__text_start && pa < (paddr_t)__text_end)
         return PTE_P;                           /* R-X */
     if ((pa >= (paddr_t)__rodata_start && pa < (paddr_t)__rodata_end) ||

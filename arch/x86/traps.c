@@ -12,6 +12,7 @@
 #include <xenith/apic.h>
 #include <xenith/x86.h>
 #include <xenith/asm.h>
+#include <xenith/mm.h>
 
 struct idt_entry {
     uint16_t off_lo;
@@ -76,6 +77,14 @@ void set_vector_handler(unsigned int vec, irq_vector_handler_t h)
     __atomic_store_n(&vector_handlers[vec], h, __ATOMIC_RELEASE);
 }
 
+static bool in_stack_guard(uint64_t addr)
+{
+    struct percpu *p = this_cpu();
+
+    return (addr >= p->stack_bottom - PAGE_SIZE && addr < p->stack_bottom) ||
+           (addr >= p->ist_bottom - PAGE_SIZE && addr < p->ist_bottom);
+}
+
 static void __noreturn exception(struct cpu_regs *r)
 {
     const char *name = exception_names[r->vector];
@@ -84,14 +93,18 @@ static void __noreturn exception(struct cpu_regs *r)
         name = "reserved";
     if (r->vector == 14) {
         uint64_t cr2 = read_cr2();
-        bool guard = cr2 >= this_cpu()->stack_bottom - 4096 &&
-                     cr2 < this_cpu()->stack_bottom;
         panic_regs(r, "%s at %lx (%s%s%s)%s", name, cr2,
                    r->error_code & 1 ? "protection" : "not present",
                    r->error_code & 2 ? ", write" : ", read",
                    r->error_code & 16 ? ", instruction fetch" : "",
-                   guard ? ": stack overflow into the guard page" : "");
+                   in_stack_guard(cr2) ? ": stack overflow" : "");
     }
+    /* A #PF on the guard page cannot push its frame on the same stack, so
+     * an overflow usually arrives as #DF (on the IST stack) with the
+     * overflowing RSP at or just above the guard. */
+    if (r->vector == 8 && in_stack_guard(r->rsp - 8))
+        panic_regs(r, "%s: stack overflow (RSP %lx at the guard page)", name,
+                   r->rsp);
     panic_regs(r, "%s", name);
 }
 

@@ -30,6 +30,7 @@
 #define GDT_TSS         0x18
 
 #define BOOT_STACK_SIZE 16384
+#define BOOT_IST_SIZE   8192
 #ifdef __ASSEMBLY__
 #define PAGE_SIZE       4096
 #else

@@ -30,7 +30,9 @@ struct boot_info {
 extern struct boot_info boot_info;
 extern uint64_t boot_tsc;               /* TSC at pvh_start32 */
 extern uint64_t ready_tsc;              /* TSC when the kernel was ready */
+extern uint64_t ready_hypercalls;       /* hypercalls made until then */
 extern char boot_stack_guard[], boot_stack_bottom[], boot_stack_top[];
+extern char boot_ist_guard[], boot_ist_bottom[], boot_ist_top[];
 
 void boot_info_init(paddr_t start_info_pa);
 void kernel_main(paddr_t start_info_pa) __attribute__((noreturn));

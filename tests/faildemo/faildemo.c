@@ -1,7 +1,7 @@
 /*
  * Suite `faildemo`: deliberately broken tests, built only in the failtest
  * config (configs/failtest.mk), so tests/boot-matrix.sh can show that the
- * host runner catches a failure, a hang and a panic.  Never in a default
+ * host runner catches a failure, a hang, a panic and a stack overflow.  Never in a default
  * build: selftest=all there cannot reach them.
  */
 #include <xenith/selftest.h>
@@ -30,4 +30,22 @@ static __noinline int deref(volatile int *p)
 SELFTEST(faildemo, panics)
 {
     return deref((volatile int *)0) ? TEST_FAIL : TEST_PASS;
+}
+
+/* Unbounded recursion: the guard page below the stack must turn it into a
+ * reported "stack overflow" panic, not silent corruption of what lies
+ * below the stack. */
+static volatile int keep_going = 1;     /* hides the recursion from gcc */
+
+static __noinline int recurse(volatile int depth)
+{
+    volatile char pad[256];
+
+    pad[0] = (char)depth;
+    return keep_going ? recurse(depth + 1) + pad[0] : 0;
+}
+
+SELFTEST(faildemo, stack_overflow)
+{
+    return recurse(0) ? TEST_FAIL : TEST_PASS;
 }
