@@ -1,6 +1,6 @@
 # xenith: a PVH guest kernel for Xen.  `make` builds build/xenith.elf.
 #
-#   make [CONFIG=default|debug|failtest|badmagic] [V=1]   build the kernel
+#   make [CONFIG=default|debug|small|failtest|badmagic] [V=1]   build the kernel
 #   make run      boot under Xen in QEMU, selftest=all, output live
 #   make test     host unit tests + boot runs with 1, 2 and 4 vCPUs
 #   make bench    boot-time and wall-time figures
@@ -112,7 +112,7 @@ run: deps
 test: deps
 	$(Q)$(MAKE) -s all
 	$(Q)$(MAKE) -s host-test
-	$(Q)for c in debug failtest badmagic; do $(MAKE) -s CONFIG=$$c all || exit 1; done
+	$(Q)for c in debug small failtest badmagic; do $(MAKE) -s CONFIG=$$c all || exit 1; done
 	$(Q)sh tests/boot-matrix.sh
 
 bench: deps

@@ -1,7 +1,7 @@
 /*
  * The self-test runner.  Selects tests by selftest= patterns, runs each
  * for iterations= rounds under a time bound, checks after each that no
- * page or heap byte leaked, and reports KTAP version 1: one subtest per
+ * page, heap byte or event-channel port leaked, and reports KTAP version 1: one subtest per
  * suite, then "N passed, N failed, N skipped" and an XTF-style
  * "Test result:" line that machines wait for.
  *
@@ -15,6 +15,7 @@
 #include <xenith/apic.h>
 #include <xenith/boot.h>
 #include <xenith/cmdline.h>
+#include <xenith/evtchn.h>
 #include <xenith/hypercall.h>
 #include <xenith/mm.h>
 #include <xenith/panic.h>
@@ -175,12 +176,14 @@ static void disarm_watchdog(void)
 struct resources {
     uint64_t pages;             /* free pages + pages the heap keeps */
     uint64_t heap_bytes;
+    long open_ports;            /* as Xen sees them (EVTCHNOP_status) */
 };
 
 static void snapshot(struct resources *r)
 {
     r->pages = mm_free_pages() + heap_slab_pages();
     r->heap_bytes = heap_in_use();
+    r->open_ports = evtchn_count_open();
 }
 
 static enum test_result check_leaks(const struct resources *before)
@@ -196,6 +199,11 @@ static enum test_result check_leaks(const struct resources *before)
     if (after.heap_bytes != before->heap_bytes) {
         test_diag("leak: %ld heap bytes not returned",
                   (long)(after.heap_bytes - before->heap_bytes));
+        return TEST_FAIL;
+    }
+    if (after.open_ports < 0 || after.open_ports != before->open_ports) {
+        test_diag("leak: Xen has %ld ports open, %ld before the test",
+                  after.open_ports, before->open_ports);
         return TEST_FAIL;
     }
     return TEST_PASS;

@@ -13,6 +13,7 @@ ELF=build/xenith.elf
 FAILTEST_ELF=build/xenith-failtest.elf
 BADMAGIC_ELF=build/xenith-badmagic.elf
 DEBUG_ELF=build/xenith-debug.elf
+SMALL_ELF=build/xenith-small.elf
 passed=0
 failed=0
 
@@ -31,7 +32,8 @@ check() {
     fi
 }
 
-for f in "$ELF" "$DEBUG_ELF" "$FAILTEST_ELF" "$BADMAGIC_ELF" build/xen; do
+for f in "$ELF" "$DEBUG_ELF" "$SMALL_ELF" "$FAILTEST_ELF" "$BADMAGIC_ELF" \
+         build/xen; do
     if [ ! -f "$f" ]; then
         echo "boot-matrix: $f missing (make; make CONFIG=failtest;" \
              "sh tests/deps.sh)" >&2
@@ -47,9 +49,13 @@ for n in 1 2 4; do
         --vcpus "$n" --smp "$smp" --cmdline "selftest=all" --expect PASS
 done
 
-# a') the debug build (assertions on) runs the same suites.
+# a') the debug (-O1, assertions on) and small (-Os) builds run the same
+# suites: different inlining, different bugs shaken out.
 check "CONFIG=debug, selftest=all, 2 vCPUs" --name "debug-v2-selftest_all" \
     --elf "$DEBUG_ELF" --vcpus 2 --smp 2 --cmdline "selftest=all" --expect PASS
+
+check "CONFIG=small (-Os), selftest=all, 2 vCPUs" --name "small-v2-selftest_all" \
+    --elf "$SMALL_ELF" --vcpus 2 --smp 2 --cmdline "selftest=all" --expect PASS
 
 # b) a pattern that matches nothing is an error that names the suites.
 check "selftest=nonexistent fails and lists the suites" \
@@ -95,6 +101,13 @@ check "faildemo.stack_overflow hits the guard page and says so" \
     --name "failtest-v1-faildemo_stack_overflow" --elf "$FAILTEST_ELF" \
     --cmdline "selftest=faildemo.stack_overflow" --expect PANIC \
     --grep "stack overflow" --grep "recurse\+0x"
+
+check "faildemo.leaks_*: a leaked page and a leaked port fail their tests" \
+    --name "failtest-v1-faildemo_leaks" --elf "$FAILTEST_ELF" \
+    --cmdline "selftest=faildemo.leaks_*" --expect FAIL \
+    --grep "leak: 1 pages not returned" \
+    --grep "leak: Xen has [0-9]+ ports open, [0-9]+ before the test" \
+    --grep "2 failed"
 
 # e) without Xen the kernel says so and fails.
 check "no Xen: the kernel stops with 'not running under Xen'" \

@@ -26,22 +26,26 @@
 extern char hypercall_page[4096];
 extern uint64_t hypercall_count[HYPERCALL_MAX];
 
-static inline void hypercall_account(unsigned int op)
+static __always_inline void hypercall_account(unsigned int op)
 {
     __atomic_fetch_add(&hypercall_count[op], 1, __ATOMIC_RELAXED);
 }
 
-/* Xen's 64-bit ABI: rdi, rsi, rdx, r10, r8; result in rax; the hypercall
- * page entry clobbers rcx and r11 (syscall-style). */
-static inline long _hypercall3(unsigned int op, unsigned long a1,
-                               unsigned long a2, unsigned long a3)
+/* Xen's 64-bit ABI: rdi, rsi, rdx, r10, r8; result in rax.  Argument
+ * registers count as clobbered (debug Xen poisons them), and so do rcx and
+ * r11.  The counter is bumped first: gcc only keeps the register
+ * variables in their registers for the asm itself, so no call may come
+ * between their initialisation and the asm. */
+static __always_inline long _hypercall3(unsigned int op, unsigned long a1,
+                                        unsigned long a2, unsigned long a3)
 {
+    hypercall_account(op);
+
     long ret;
     register unsigned long _a1 __asm__("rdi") = a1;
     register unsigned long _a2 __asm__("rsi") = a2;
     register unsigned long _a3 __asm__("rdx") = a3;
 
-    hypercall_account(op);
     __asm__ __volatile__("call *%[entry]"
                          : "=a"(ret), "+r"(_a1), "+r"(_a2), "+r"(_a3)
                          : [entry] "r"(hypercall_page + op * 32)

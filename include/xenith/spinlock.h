@@ -1,7 +1,8 @@
 /*
  * Ticket spinlock.  FIFO fair; spin_lock_irqsave() for data an interrupt
- * handler also touches.  (The pv slow path that polls instead of spinning
- * arrives with lock/pvlock.c.)
+ * handler also touches.  The uncontended path is inline (one locked add,
+ * no hypercall); a waiter goes to lock/spinlock.c's slow path, where the
+ * pv slow path (poll on a kicker port instead of spinning) will live.
  */
 #ifndef XENITH_SPINLOCK_H
 #define XENITH_SPINLOCK_H
@@ -20,11 +21,14 @@ typedef union spinlock {
 
 #define SPINLOCK_INIT { .word = 0 }
 
+void spin_lock_slow(spinlock_t *l, uint16_t ticket);
+
 static inline void spin_lock(spinlock_t *l)
 {
-    uint16_t me = __atomic_fetch_add(&l->tail, 1, __ATOMIC_RELAXED);
-    while (__atomic_load_n(&l->head, __ATOMIC_ACQUIRE) != me)
-        cpu_relax();
+    uint16_t me = __atomic_fetch_add(&l->tail, 1, __ATOMIC_ACQUIRE);
+
+    if (unlikely(__atomic_load_n(&l->head, __ATOMIC_ACQUIRE) != me))
+        spin_lock_slow(l, me);
 }
 
 static inline bool spin_trylock(spinlock_t *l)

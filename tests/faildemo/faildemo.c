@@ -1,10 +1,13 @@
 /*
  * Suite `faildemo`: deliberately broken tests, built only in the failtest
  * config (configs/failtest.mk), so tests/boot-matrix.sh can show that the
- * host runner catches a failure, a hang, a panic and a stack overflow.  Never in a default
+ * host runner catches a failure, a hang, a panic, a stack overflow and
+ * leaks.  Never in a default
  * build: selftest=all there cannot reach them.
  */
 #include <xenith/selftest.h>
+#include <xenith/hypercall.h>
+#include <xenith/mm.h>
 #include <xenith/x86.h>
 
 SELFTEST(faildemo, fails)
@@ -48,4 +51,20 @@ static __noinline int recurse(volatile int depth)
 SELFTEST(faildemo, stack_overflow)
 {
     return recurse(0) ? TEST_FAIL : TEST_PASS;
+}
+
+/* Leaks, which the runner's after-test resource check must catch: a page,
+ * and an event-channel port that only Xen's EVTCHNOP_status can see. */
+SELFTEST(faildemo, leaks_page)
+{
+    return page_alloc(0) ? TEST_PASS : TEST_FAIL;
+}
+
+SELFTEST(faildemo, leaks_port)
+{
+    struct evtchn_alloc_unbound au = { .dom = DOMID_SELF,
+                                       .remote_dom = DOMID_SELF };
+
+    return hyp_event_channel_op(EVTCHNOP_alloc_unbound, &au) ? TEST_FAIL
+                                                             : TEST_PASS;
 }
