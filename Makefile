@@ -45,6 +45,7 @@ CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
            -m64 -mcmodel=small -mno-red-zone -mno-sse -mno-sse2 -mno-mmx \
            -mno-80387 -mgeneral-regs-only -fno-pic -fno-pie \
            -fno-stack-protector -fno-omit-frame-pointer \
+           -mno-omit-leaf-frame-pointer -fstack-clash-protection \
            -fno-asynchronous-unwind-tables -fno-strict-aliasing \
            -fno-common -ffunction-sections -fno-toplevel-reorder \
            -D__XEN_INTERFACE_VERSION__=0x00040e00 \

@@ -42,11 +42,11 @@ static void xen_write(const char *s, size_t n)
 
 void console_write_unlocked(const char *s, size_t n)
 {
-    unsigned int sinks = console_sinks;
-
-    if ((sinks & CONSOLE_XEN) && !xen_console_failed)
+    if ((console_sinks & CONSOLE_XEN) && !xen_console_failed)
         xen_write(s, n);
-    if (sinks & CONSOLE_E9)
+    /* Read again: a failed Xen write has just added port 0xe9, and the
+     * message that failed must not be lost. */
+    if (console_sinks & CONSOLE_E9)
         e9_write(s, n);
 }
 

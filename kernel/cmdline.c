@@ -165,7 +165,7 @@ static void parse_option(struct boot_options *o, const char *tok, size_t len)
         if (parse_range(o, "iterations", v, vlen, 1, ITERATIONS_MAX, &n))
             o->iterations = n;
     } else if (key_is(tok, klen, "loglevel")) {
-        if (parse_range(o, "loglevel", v, vlen, 0, 7, &n))
+        if (parse_range(o, "loglevel", v, vlen, 0, LOGLEVEL_MAX, &n))
             o->loglevel = n;
     } else if (key_is(tok, klen, "console")) {
         parse_console(o, v, vlen);
@@ -187,7 +187,7 @@ unsigned int cmdline_parse(const char *line, size_t max, struct boot_options *o)
 
     memset(o, 0, sizeof(*o));
     o->iterations = 1;
-    o->loglevel = LOG_INFO;
+    o->loglevel = LOGLEVEL_DEFAULT;
     o->console = CONSOLE_XEN;
     o->exit = EXIT_POWEROFF;
 

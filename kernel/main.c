@@ -20,17 +20,19 @@
 #include <xenith/x86.h>
 #include <xenith/xen.h>
 
+/* Problems with the command line print whatever loglevel= says: the
+ * line that asked for silence may be the one that is wrong. */
 static void report_cmdline(void)
 {
     const struct boot_options *o = &boot_options;
 
     pr_info("cmdline: '%s'\n", boot_info.cmdline);
     for (unsigned int i = 0; i < o->nr_diags; i++)
-        printk(o->diags[i].is_error ? LOG_ERR : LOG_WARN, "cmdline: %s: %s\n",
-               o->diags[i].is_error ? "error" : "warning", o->diags[i].msg);
+        ktap("cmdline: %s: %s\n", o->diags[i].is_error ? "error" : "warning",
+             o->diags[i].msg);
     if (o->nr_errors + o->nr_warnings > o->nr_diags)
-        pr_err("cmdline: %u more problems not shown\n",
-               o->nr_errors + o->nr_warnings - o->nr_diags);
+        ktap("cmdline: %u more problems not shown\n",
+             o->nr_errors + o->nr_warnings - o->nr_diags);
 }
 
 static void banner(void)
@@ -40,10 +42,27 @@ static void banner(void)
               xen.version & 0xffff, boot_info.start_info_version);
 }
 
+/* head.S lays out vCPU0's stacks as guard, stack, guard, stack, ... */
+static void boot_stack_table(struct stack s[NR_STACKS])
+{
+    static const size_t size[NR_STACKS] = {
+        BOOT_STACK_SIZE, BOOT_IST_SIZE, BOOT_IST_SIZE,
+    };
+    uintptr_t at = (uintptr_t)boot_stacks;
+
+    for (unsigned int i = 0; i < NR_STACKS; i++) {
+        s[i].bottom = at + PAGE_SIZE;
+        s[i].top = s[i].bottom + size[i];
+        at = s[i].top;
+    }
+}
+
 void kernel_main(paddr_t start_info_pa)
 {
-    percpu_init(0, (uintptr_t)boot_stack_bottom, (uintptr_t)boot_stack_top,
-                (uintptr_t)boot_ist_bottom, (uintptr_t)boot_ist_top);
+    struct stack stacks[NR_STACKS];
+
+    boot_stack_table(stacks);
+    percpu_init(0, stacks);
     traps_init();
     boot_info_init(start_info_pa);
     cmdline_parse(boot_info.cmdline, BOOT_CMDLINE_MAX, &boot_options);

@@ -113,6 +113,10 @@ void mm_init(void)
 
     if (!boot_info.nr_memmap)
         memmap_from_xen();
+    for (unsigned int i = 0; i < boot_info.nr_memmap; i++)
+        pr_debug("mm: %016lx-%016lx type %u\n", boot_info.memmap[i].addr,
+                 boot_info.memmap[i].addr + boot_info.memmap[i].size - 1,
+                 boot_info.memmap[i].type);
     for (unsigned int i = 0; i < boot_info.nr_memmap; i++) {
         paddr_t s, e;
         if (ram_range(i, &s, &e) && e > ram_end)

@@ -102,7 +102,8 @@ static void __noreturn vpanic(const struct cpu_regs *r, uint64_t rip,
     } else {
         backtrace_from(rip, rbp);
     }
-    say("Test result: FAILURE (panic)\n");
+    selftest_panic_report(say);
+    say("Test result: FAILURE\n");
     verdict_exit(VERDICT_PANIC);
 }
 

@@ -3,7 +3,7 @@
 #include <xenith/console.h>
 #include <xenith/string.h>
 
-int console_loglevel = LOG_INFO;
+int console_loglevel = LOGLEVEL_DEFAULT;
 
 #define PRINTK_MAX 512
 
@@ -23,7 +23,7 @@ static void emit(const char *fmt, va_list ap)
 
 void vprintk(int level, const char *fmt, va_list ap)
 {
-    if (level > console_loglevel)
+    if (level >= console_loglevel)
         return;
     emit(fmt, ap);
 }

@@ -23,10 +23,17 @@ static void __noreturn stop(void)
 
 void verdict_exit(enum verdict v)
 {
+    static int exiting;
     unsigned int reason;
     long rc;
 
     irq_disable();
+    /* Leaving twice means the first attempt faulted (a broken hypercall
+     * page, say): take the one way out that needs nothing, then stop. */
+    if (__atomic_fetch_add(&exiting, 1, __ATOMIC_SEQ_CST)) {
+        outb(QEMU_EXIT_PORT, VERDICT_PANIC);
+        stop();
+    }
     switch (boot_options.exit) {
     case EXIT_QEMU:
         outb(QEMU_EXIT_PORT, v);

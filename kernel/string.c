@@ -4,8 +4,9 @@
 
 void *memset(void *d, int c, size_t n)
 {
+    void *ret = d;
     __asm__ __volatile__("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
-    return d;
+    return ret;
 }
 
 void *memcpy(void *d, const void *s, size_t n)

@@ -90,6 +90,12 @@ check "faildemo.hangs is caught by the watchdog" \
     --name "failtest-v1-faildemo_hangs" --elf "$FAILTEST_ELF" \
     --cmdline "selftest=faildemo.hangs" --expect FAIL --grep "timeout"
 
+# A hang with interrupts off is beyond the kernel's LAPIC watchdog (until
+# vCPUs watch each other): the runner's own wall bound must end it.
+check "faildemo.hangs_irqs_off is ended by the runner's wall bound" \
+    --name "failtest-v1-faildemo_hangs_irqs_off" --elf "$FAILTEST_ELF" \
+    --cmdline "selftest=faildemo.hangs_irqs_off" --timeout 8 --expect TIMEOUT
+
 # d') a CPU exception: registers, a symbolised call trace, the panic verdict.
 check "faildemo.panics prints a symbolised backtrace" \
     --name "failtest-v1-faildemo_panics" --elf "$FAILTEST_ELF" \

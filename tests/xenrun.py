@@ -277,6 +277,33 @@ def failing_cases(klines):
     return out
 
 
+def hung_case(klines):
+    """Where a run that timed out was: the suite whose subtest was open and
+    the number of the case after the last one reported.  The kernel's own
+    watchdog names a hung case itself; this covers a hang it cannot see
+    (a test spinning with interrupts off, before vCPUs watch each other)."""
+    suite, plan, last = None, None, 0
+    for l in klines:
+        m = re.match(r"^\s+# Subtest: (\S+)", l)
+        if m:
+            suite, plan, last = m.group(1), None, 0
+            continue
+        m = re.match(r"^\s+1\.\.(\d+)$", l)
+        if m and suite:
+            plan = int(m.group(1))
+            continue
+        m = re.match(r"^\s+(?:not )?ok (\d+) ", l)
+        if m and suite:
+            last = int(m.group(1))
+            continue
+        if re.match(r"^(?:not )?ok \d+ ", l):
+            suite = None                        # that suite is closed
+    if suite is None:
+        return None
+    return "suite %s, case %d of %s (after case %d)" % (
+        suite, last + 1, plan if plan is not None else "?", last)
+
+
 def judge(lines, status, noxen_mode):
     v = Verdict()
     klines = ktap_lines(lines)
@@ -305,6 +332,9 @@ def judge(lines, status, noxen_mode):
     if status is None:
         v.outcome = "TIMEOUT"
         v.reasons.append("no exit before the time bound")
+        where = hung_case(klines)
+        if where:
+            v.reasons.append("hung in " + where)
         return v
     if panic_line or status in (0, 5):
         v.outcome = "PANIC"

@@ -7,6 +7,7 @@
 #include <xenith/asm.h>
 #include <xenith/x86.h>
 #include <xenith/string.h>
+#include <xenith/mm.h>
 
 struct percpu percpu_area[MAX_VCPUS];
 
@@ -25,24 +26,21 @@ static void gdt_set_tss(uint64_t *gdt, struct tss *tss)
     gdt[4] = base >> 32;
 }
 
-void percpu_init(unsigned int cpu, uintptr_t stack_bottom, uintptr_t stack_top,
-                 uintptr_t ist_bottom, uintptr_t ist_top)
+void percpu_init(unsigned int cpu, const struct stack stacks[NR_STACKS])
 {
     struct percpu *p = &percpu_area[cpu];
     struct desc_ptr gdtr;
 
     p->self = p;
     p->cpu_id = cpu;
-    p->stack_bottom = stack_bottom;
-    p->stack_top = stack_top;
-    p->ist_bottom = ist_bottom;
-    p->ist_top = ist_top;
+    memcpy(p->stacks, stacks, sizeof(p->stacks));
 
     p->gdt[0] = 0;
     p->gdt[1] = 0x00af9a000000ffffull;          /* GDT_KCODE */
     p->gdt[2] = 0x00cf92000000ffffull;          /* GDT_KDATA */
     memset(&p->tss, 0, sizeof(p->tss));
-    p->tss.ist[0] = ist_top;
+    p->tss.ist[0] = stacks[STACK_IST_DF].top;          /* IST1 */
+    p->tss.ist[1] = stacks[STACK_IST_NMI].top;         /* IST2 */
     p->tss.iomap_base = sizeof(p->tss);         /* no I/O bitmap */
     gdt_set_tss(p->gdt, &p->tss);
 
@@ -57,8 +55,19 @@ bool stack_contains(uintptr_t lo, uintptr_t hi)
 {
     struct percpu *p = this_cpu();
 
-    if (!p)
-        return false;
-    return (lo >= p->stack_bottom && hi <= p->stack_top) ||
-           (lo >= p->ist_bottom && hi <= p->ist_top);
+    for (unsigned int i = 0; p && i < NR_STACKS; i++)
+        if (lo >= p->stacks[i].bottom && hi <= p->stacks[i].top)
+            return true;
+    return false;
+}
+
+bool stack_guard_hit(uintptr_t addr)
+{
+    struct percpu *p = this_cpu();
+
+    for (unsigned int i = 0; p && i < NR_STACKS; i++)
+        if (addr >= p->stacks[i].bottom - PAGE_SIZE &&
+            addr < p->stacks[i].bottom)
+            return true;
+    return false;
 }

@@ -9,6 +9,7 @@
 #include <xenith/asm.h>
 
 #define XEN_HVM_START_MAGIC_VALUE 0x336ec578
+#define BOOT_STACK_TOP (boot_stacks + 4096 + BOOT_STACK_SIZE)
 #ifdef CONFIG_TEST_BAD_MAGIC
 /* configs/badmagic.mk: expect another magic, to exercise the refusal. */
 #define EXPECTED_MAGIC (XEN_HVM_START_MAGIC_VALUE ^ 1)
@@ -53,9 +54,14 @@ pvh_start32:
         mov     %ebp, boot_tsc + 4
         mov     %ebx, boot_start_info_pa
 
-        mov     $boot_stack_top, %esp
+        mov     $BOOT_STACK_TOP, %esp
 
-        /* Long mode needs NX for our W^X page tables: refuse without it. */
+        /* Long mode needs NX for our W^X page tables: refuse without it
+         * (and without the extended leaf that reports it). */
+        mov     $0x80000000, %eax
+        cpuid
+        cmp     $0x80000001, %eax
+        jb      .Lno_nx
         mov     $0x80000001, %eax
         cpuid
         bt      $20, %edx
@@ -111,8 +117,10 @@ pvh_start32:
         jz      2f
         outb    %al, $0xe9
         jmp     .Lfatal32
-        /* The fail verdict for QEMU's isa-debug-exit (nothing there on a
-         * real machine), then stop for good. */
+        /* The fail verdict for QEMU's isa-debug-exit, so a harness need not
+         * wait for a timeout (port 0xf4 is otherwise unassigned on PCs; the
+         * command line that could say exit= is not ours to read yet), then
+         * stop for good. */
 2:      mov     $1, %al
         outb    %al, $0xf4
 3:      hlt
@@ -127,7 +135,7 @@ start64:
         xor     %eax, %eax
         mov     %eax, %fs
         mov     %eax, %gs
-        mov     $boot_stack_top, %rsp
+        mov     $BOOT_STACK_TOP, %rsp
         xor     %ebp, %ebp              /* terminates backtraces */
         mov     boot_start_info_pa, %edi
         call    kernel_main
@@ -151,17 +159,18 @@ boot_start_info_pa:     .quad 0
 boot_pml4:      .skip 4096
 boot_pdpt:      .skip 4096
 boot_pd:        .skip 4 * 4096
-        /* The guard page below the boot stack is unmapped by kernel/paging:
-         * an overflow faults instead of corrupting the page tables above. */
-        .globl boot_stack_guard, boot_stack_bottom, boot_stack_top
-boot_stack_guard:       .skip 4096
-boot_stack_bottom:      .skip BOOT_STACK_SIZE
-boot_stack_top:
-        /* vCPU0's IST stack (#DF, NMI, #MC), guarded the same way. */
-        .globl boot_ist_guard, boot_ist_bottom, boot_ist_top
-boot_ist_guard:         .skip 4096
-boot_ist_bottom:        .skip BOOT_IST_SIZE
-boot_ist_top:
+        /* vCPU0's stacks: the kernel stack, and the IST stacks for #DF and
+         * for NMI/#MC.  The page below each is unmapped by arch/x86/paging:
+         * an overflow faults instead of corrupting what lies below. */
+        .globl boot_stacks
+boot_stacks:
+        .skip 4096
+        .skip BOOT_STACK_SIZE
+        .skip 4096
+        .skip BOOT_IST_SIZE
+        .skip 4096
+        .skip BOOT_IST_SIZE
+boot_stacks_end:
 
         /* Boot GDT: enough to enter long mode.  arch/x86/gdt.c installs the
          * per-vCPU GDT (with a TSS) once C runs. */

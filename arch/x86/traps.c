@@ -12,7 +12,6 @@
 #include <xenith/apic.h>
 #include <xenith/x86.h>
 #include <xenith/asm.h>
-#include <xenith/mm.h>
 
 struct idt_entry {
     uint16_t off_lo;
@@ -59,10 +58,11 @@ void traps_init(void)
 {
     for (unsigned int v = 0; v < 256; v++)
         idt_set(v, 0);
-    /* Faults that may hit with a broken stack run on IST1. */
-    idt_set(2, 1);              /* NMI */
+    /* Faults that may hit with a broken stack run on their own stacks;
+     * NMI/#MC apart from #DF so one cannot overwrite the other's frame. */
     idt_set(8, 1);              /* #DF: a stack overflow ends up here */
-    idt_set(18, 1);             /* #MC */
+    idt_set(2, 2);              /* NMI */
+    idt_set(18, 2);             /* #MC */
     traps_load();
 }
 
@@ -77,14 +77,6 @@ void set_vector_handler(unsigned int vec, irq_vector_handler_t h)
     __atomic_store_n(&vector_handlers[vec], h, __ATOMIC_RELEASE);
 }
 
-static bool in_stack_guard(uint64_t addr)
-{
-    struct percpu *p = this_cpu();
-
-    return (addr >= p->stack_bottom - PAGE_SIZE && addr < p->stack_bottom) ||
-           (addr >= p->ist_bottom - PAGE_SIZE && addr < p->ist_bottom);
-}
-
 static void __noreturn exception(struct cpu_regs *r)
 {
     const char *name = exception_names[r->vector];
@@ -97,12 +89,12 @@ static void __noreturn exception(struct cpu_regs *r)
                    r->error_code & 1 ? "protection" : "not present",
                    r->error_code & 2 ? ", write" : ", read",
                    r->error_code & 16 ? ", instruction fetch" : "",
-                   in_stack_guard(cr2) ? ": stack overflow" : "");
+                   stack_guard_hit(cr2) ? ": stack overflow" : "");
     }
     /* A #PF on the guard page cannot push its frame on the same stack, so
      * an overflow usually arrives as #DF (on the IST stack) with the
      * overflowing RSP at or just above the guard. */
-    if (r->vector == 8 && in_stack_guard(r->rsp - 8))
+    if (r->vector == 8 && stack_guard_hit(r->rsp - 8))
         panic_regs(r, "%s: stack overflow (RSP %lx at the guard page)", name,
                    r->rsp);
     panic_regs(r, "%s", name);

@@ -47,12 +47,13 @@ static void hypercall_page_init(void)
     cpuid(xen.cpuid_base + 2, &pages, &msr, &ecx, &edx);
     if (pages < 1)
         early_fatal("Xen offers no hypercall page");
-    xen.hypercall_msr = msr;
     wrmsr(msr, (uint64_t)hypercall_page);
     /* Xen replaced the int3 filler; a first byte still 0xcc means the MSR
      * write did nothing and every hypercall would trap. */
     if ((uint8_t)hypercall_page[0] == 0xcc)
         early_fatal("hypercall page was not filled by Xen");
+    /* Only now may anything (verdict_exit in particular) make a call. */
+    xen.hypercall_msr = msr;
 }
 
 static void shared_info_map(void)

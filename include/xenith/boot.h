@@ -31,8 +31,9 @@ extern struct boot_info boot_info;
 extern uint64_t boot_tsc;               /* TSC at pvh_start32 */
 extern uint64_t ready_tsc;              /* TSC when the kernel was ready */
 extern uint64_t ready_hypercalls;       /* hypercalls made until then */
-extern char boot_stack_guard[], boot_stack_bottom[], boot_stack_top[];
-extern char boot_ist_guard[], boot_ist_bottom[], boot_ist_top[];
+/* vCPU0's stacks (head.S): per stack a guard page, then the stack;
+ * first the kernel stack (BOOT_STACK_SIZE), then two IST stacks. */
+extern char boot_stacks[];
 
 void boot_info_init(paddr_t start_info_pa);
 void kernel_main(paddr_t start_info_pa) __attribute__((noreturn));

@@ -28,7 +28,7 @@ struct boot_options {
     unsigned int nr_patterns;   /* selftest= patterns; "all" is "*" */
     char patterns[CMDLINE_MAX_PATTERNS][CMDLINE_PATTERN_MAX];
     uint32_t iterations;        /* >= 1 */
-    int loglevel;               /* 0..7 */
+    int loglevel;               /* 0..8, printk shows levels below it */
     unsigned int console;       /* CONSOLE_* sinks */
     enum exit_mode exit;
     unsigned int nr_errors, nr_warnings;

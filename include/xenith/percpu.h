@@ -20,16 +20,25 @@ struct tss {
     uint16_t iomap_base;
 } __packed;
 
+/* A stack: [bottom, top), with an unmapped guard page below bottom. */
+struct stack {
+    uintptr_t bottom, top;
+};
+
+enum {
+    STACK_KERNEL,
+    STACK_IST_DF,               /* #DF: where a kernel stack overflow lands */
+    STACK_IST_NMI,              /* NMI and #MC */
+    NR_STACKS
+};
+
 struct percpu {
     struct percpu *self;        /* must stay first: this_cpu() reads it */
     unsigned int cpu_id;        /* Xen's vcpu_id */
     uint32_t apic_id;
     uint64_t gdt[5];            /* null, kcode, kdata, tss (2 slots) */
     struct tss tss;
-    uintptr_t stack_top;
-    uintptr_t stack_bottom;     /* lowest usable byte; guard page below */
-    uintptr_t ist_top;          /* #DF/NMI/#MC stack: a stack overflow */
-    uintptr_t ist_bottom;       /* faults there, so the handler needs one */
+    struct stack stacks[NR_STACKS];
     uint32_t irq_nesting;       /* > 0 inside an interrupt handler */
 };
 
@@ -48,9 +57,10 @@ static inline unsigned int smp_processor_id(void)
 }
 
 /* Load this vCPU's GDT/TSS and %gs base. */
-void percpu_init(unsigned int cpu, uintptr_t stack_bottom, uintptr_t stack_top,
-                 uintptr_t ist_bottom, uintptr_t ist_top);
+void percpu_init(unsigned int cpu, const struct stack stacks[NR_STACKS]);
 /* The range a stack walk may read on this vCPU (exception stacks too). */
 bool stack_contains(uintptr_t lo, uintptr_t hi);
+/* addr is in the guard page of one of this vCPU's stacks. */
+bool stack_guard_hit(uintptr_t addr);
 
 #endif

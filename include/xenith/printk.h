@@ -1,7 +1,7 @@
 /*
- * printk with levels.  A message prints when its level is at or below
- * loglevel= (default LOG_INFO).  ktap() output is the test protocol and
- * always prints, whatever the loglevel.
+ * printk with levels.  As in Linux, a message prints when its level is
+ * below loglevel= (default 7: everything but debug; 8 adds debug, 0
+ * silences all).  ktap() output is the test protocol and always prints.
  */
 #ifndef XENITH_PRINTK_H
 #define XENITH_PRINTK_H
@@ -14,6 +14,8 @@ enum log_level {
     LOG_WARN, LOG_NOTICE, LOG_INFO, LOG_DEBUG,
 };
 
+#define LOGLEVEL_DEFAULT 7
+#define LOGLEVEL_MAX     8
 extern int console_loglevel;
 
 void printk(int level, const char *fmt, ...) __printf(2, 3);

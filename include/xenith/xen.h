@@ -8,7 +8,7 @@
 struct xen_info {
     uint32_t cpuid_base;        /* 0x40000000 + n*0x100 */
     uint32_t version;           /* major << 16 | minor */
-    uint32_t hypercall_msr;
+    uint32_t hypercall_msr;     /* non-zero once hypercalls work */
     bool is_dom0;               /* SIF_INITDOMAIN from hvm_start_info */
 };
 

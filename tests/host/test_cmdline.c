@@ -9,6 +9,7 @@
 #include <string.h>
 #include <xenith/cmdline.h>
 #include <xenith/console.h>
+#include <xenith/printk.h>
 
 static int failures, checks;
 
@@ -38,7 +39,8 @@ static const struct case_ cases[] = {
     { "iterations=18446744073709551616", 1, 0, 0 },
     { "iterations=0x", 1, 0, 0 },
     { "iterations=-3", 1, 0, 0 },
-    { "loglevel=0 loglevel=7", 0, 0, 0 },
+    { "loglevel=0 loglevel=8", 0, 0, 0 },
+    { "loglevel=9", 1, 0, 0 },
     { "loglevel=07x", 1, 0, 0 },
     { "console=e9", 0, 0, 0 },
     { "console=e9,", 1, 0, 0 },
@@ -127,7 +129,7 @@ static void fuzz(unsigned int rounds)
         EXPECT(g.o.nr_diags <= CMDLINE_MAX_DIAGS);
         EXPECT(g.o.nr_patterns <= CMDLINE_MAX_PATTERNS);
         EXPECT(g.o.iterations >= 1 && g.o.iterations <= ITERATIONS_MAX);
-        EXPECT(g.o.loglevel >= 0 && g.o.loglevel <= 7);
+        EXPECT(g.o.loglevel >= 0 && g.o.loglevel <= LOGLEVEL_MAX);
         for (unsigned int i = 0; i < g.o.nr_diags; i++)
             EXPECT(memchr(g.o.diags[i].msg, 0, CMDLINE_DIAG_MAX) != NULL);
     }

@@ -3,6 +3,7 @@
 #include <xenith/boot.h>
 #include <xenith/mm.h>
 #include <xenith/paging.h>
+#include <xenith/percpu.h>
 #include <xenith/string.h>
 #include <xenith/x86.h>
 #include <xenith/xen.h>
@@ -87,10 +88,16 @@ SELFTEST(boot, nx_wx)
     CHECK(pte && writable(pte) && !executable(pte));
     page_free(heap_page, 0);
 
-    /* Unmapped on purpose: the NULL page and the boot stack's guard. */
+    /* Unmapped on purpose: the NULL page and every stack's guard page;
+     * the stacks themselves are mapped, and this one is among them. */
     CHECK(paging_lookup(0, &level) == 0);
-    CHECK(paging_lookup((vaddr_t)boot_stack_guard, &level) == 0);
-    CHECK(paging_lookup((vaddr_t)boot_stack_bottom, &level) != 0);
+    for (unsigned int i = 0; i < NR_STACKS; i++) {
+        const struct stack *s = &this_cpu()->stacks[i];
+        CHECK(paging_lookup(s->bottom - PAGE_SIZE, &level) == 0);
+        CHECK(paging_lookup(s->bottom, &level) != 0);
+        CHECK(paging_lookup(s->top - 1, &level) != 0);
+    }
+    CHECK(stack_contains((uintptr_t)&stack_probe, (uintptr_t)&stack_probe + 4));
 
     /* W^X over every page of the image, not just the probes. */
     for (vaddr_t va = (vaddr_t)__image_start; va < (vaddr_t)__image_end;
@@ -106,5 +113,43 @@ SELFTEST(boot, nx_wx)
         else if (pte)
             CHECK(!executable(pte));
     }
+    return TEST_RESULT();
+}
+
+/* The direct map covers RAM and nothing else: every RAM page of the
+ * memory map is mapped writable, and the first page of every non-RAM
+ * range below the end of RAM (holes, ACPI, device memory) is unmapped. */
+SELFTEST(boot, direct_map_ram_only)
+{
+    unsigned int holes = 0;
+
+    for (unsigned int i = 0; i < boot_info.nr_memmap; i++) {
+        const struct memmap_entry *m = &boot_info.memmap[i];
+        paddr_t first = ALIGN_UP(m->addr, PAGE_SIZE);
+        paddr_t last = ALIGN_DOWN(m->addr + m->size, PAGE_SIZE) - PAGE_SIZE;
+        uint64_t pte;
+
+        if (first > last || first >= mm_ram_end())
+            continue;
+        if (m->type == XEN_HVM_MEMMAP_TYPE_RAM) {
+            /* Page 0 is unmapped on purpose; image pages have their own
+             * rights (boot.nx_wx), any other RAM page is RW- NX. */
+            paddr_t probes[2] = { first ? first : PAGE_SIZE, last };
+            for (int k = 0; k < 2; k++) {
+                pte = paging_lookup(probes[k], NULL);
+                CHECK(pte != 0);
+                if (probes[k] < (paddr_t)__image_start ||
+                    probes[k] >= (paddr_t)__image_end)
+                    CHECK((pte & PTE_W) && (pte & PTE_NX));
+            }
+        } else {
+            holes++;
+            if (paging_lookup(first, NULL)) {
+                test_diag("non-RAM %lx (type %u) is mapped", first, m->type);
+                CHECK(!"non-RAM mapped");
+            }
+        }
+    }
+    test_diag("%u non-RAM ranges below the end of RAM checked", holes);
     return TEST_RESULT();
 }

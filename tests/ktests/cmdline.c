@@ -72,7 +72,7 @@ SELFTEST(cmdline, good)
     g = parse("", 1024);                    /* defaults */
     REQUIRE(g);
     CHECK(g->o.nr_errors == 0 && !g->o.selftest_given);
-    CHECK(g->o.iterations == 1 && g->o.loglevel == LOG_INFO);
+    CHECK(g->o.iterations == 1 && g->o.loglevel == LOGLEVEL_DEFAULT);
     CHECK(g->o.exit == EXIT_POWEROFF && g->o.console == CONSOLE_XEN);
     kfree(g);
     return TEST_RESULT();
@@ -85,7 +85,7 @@ SELFTEST(cmdline, malformed)
         { "iterations=0", "iterations=" },
         { "iterations=99999999999999999999999", "iterations=" },
         { "iterations=", "iterations=" },
-        { "loglevel=8", "loglevel=" },
+        { "loglevel=9", "loglevel=" },
         { "loglevel=-1", "loglevel=" },
         { "exit=sideways", "exit=" },
         { "console=serial", "console=" },
@@ -106,7 +106,7 @@ SELFTEST(cmdline, malformed)
             CHECK(!"diagnostic");
         }
         /* A bad value leaves the default in place. */
-        CHECK(g->o.iterations >= 1 && g->o.loglevel <= 7);
+        CHECK(g->o.iterations >= 1 && g->o.loglevel <= LOGLEVEL_MAX);
         kfree(g);
     }
 
