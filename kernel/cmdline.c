@@ -8,6 +8,7 @@
 #include <xenith/cmdline.h>
 #include <xenith/console.h>
 #include <xenith/printk.h>
+#include <xenith/compiler.h>
 #include <xenith/string.h>
 
 struct boot_options boot_options;
@@ -194,6 +195,13 @@ unsigned int cmdline_parse(const char *line, size_t max, struct boot_options *o)
     if (len == max && max) {
         add_diag(o, true, "command line longer than its limit; it starts",
                  line, len);
+    } else if (max && len == max - 1) {
+        /* Loaders cut at their own limit (Xen: 1023 bytes): a line that
+         * fills the buffer exactly may have lost its end.  Said first, so
+         * it is not lost behind the problems the cut itself causes. */
+        add_diag(o, false, "command line fills its whole buffer, so its end"
+                 " may have been cut; it ends", line + len - MIN(len, 24),
+                 MIN(len, 24));
     }
     while (i < len) {
         size_t start;
@@ -214,7 +222,4 @@ void cmdline_error(struct boot_options *o, const char *what)
     add_diag(o, true, what, "", 0);
 }
 
-void cmdline_warning(struct boot_options *o, const char *what)
-{
-    add_diag(o, false, what, "", 0);
-}
+

@@ -26,7 +26,8 @@ static void report_cmdline(void)
 {
     const struct boot_options *o = &boot_options;
 
-    pr_info("cmdline: '%s'\n", boot_info.cmdline);
+    pr_info("cmdline (%lu bytes): '%s'\n", strlen(boot_info.cmdline),
+            boot_info.cmdline);
     for (unsigned int i = 0; i < o->nr_diags; i++)
         ktap("cmdline: %s: %s\n", o->diags[i].is_error ? "error" : "warning",
              o->diags[i].msg);
@@ -68,9 +69,6 @@ void kernel_main(paddr_t start_info_pa)
     cmdline_parse(boot_info.cmdline, BOOT_CMDLINE_MAX, &boot_options);
     if (boot_info.cmdline_truncated)
         cmdline_error(&boot_options, "command line longer than 1023 bytes");
-    else if (strlen(boot_info.cmdline) == BOOT_CMDLINE_MAX - 1)
-        cmdline_warning(&boot_options, "command line is exactly 1023 bytes:"
-                        " Xen passes no more, so it may have been cut");
     if (!xen_detect())
         early_fatal("not running under Xen (no Xen CPUID leaves); stopping");
 

@@ -44,7 +44,6 @@ unsigned int cmdline_parse(const char *line, size_t max,
 
 /* A problem found outside the parser (e.g. a truncated copy). */
 void cmdline_error(struct boot_options *o, const char *what);
-void cmdline_warning(struct boot_options *o, const char *what);
 
 extern struct boot_options boot_options;
 
