@@ -57,6 +57,12 @@ check "CONFIG=debug, selftest=all, 2 vCPUs" --name "debug-v2-selftest_all" \
 check "CONFIG=small (-Os), selftest=all, 2 vCPUs" --name "small-v2-selftest_all" \
     --elf "$SMALL_ELF" --vcpus 2 --smp 2 --cmdline "selftest=all" --expect PASS
 
+# a'') console=e9 alone: the KTAP arrives only through Xen's "(d0)" mirror of
+# port 0xe9, and the runner must still read it.
+check "console=e9: KTAP through the port 0xe9 mirror" --name "v1-console_e9" \
+    --cmdline "selftest=hypercall console=e9" --expect PASS \
+    --grep "^\(d0\) Test result: SUCCESS"
+
 # b) a pattern that matches nothing is an error that names the suites.
 check "selftest=nonexistent fails and lists the suites" \
     --name "v1-selftest_nonexistent" --cmdline "selftest=nonexistent" \
