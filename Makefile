@@ -13,9 +13,14 @@ include configs/$(CONFIG).mk
 
 ifeq ($(V),1)
 Q :=
+SUBMAKE := $(MAKE)
 else
 Q := @
+SUBMAKE := $(MAKE) -s
 endif
+
+# A recipe that fails leaves no half-written target behind to look done.
+.DELETE_ON_ERROR:
 
 BUILD   := build
 OBJDIR  := $(BUILD)/obj-$(CONFIG)
@@ -61,8 +66,14 @@ SRCS += $(foreach f,$(CONFIG_EXTRA_SRCS),$(f))
 OBJS := $(patsubst %,$(OBJDIR)/%.o,$(basename $(SRCS)))
 DEPS := $(OBJS:.o=.d)
 
-.PHONY: all clean run test bench deps host-test check-headers
+.PHONY: all clean run test bench deps host-test check-headers FORCE
 all: $(ELF)
+
+# The object list as a file that changes only when the list does, so that
+# removing a source (or switching CONFIG_EXTRA_SRCS) relinks.
+$(OBJDIR)/objs.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo $(OBJS) | cmp -s - $@ || echo $(OBJS) > $@
 
 check-headers:
 	@test -f $(XEN_INC)/xen.h || { \
@@ -86,7 +97,7 @@ $(OBJDIR)/%.o: %.S Makefile configs/$(CONFIG).mk | $(XEN_LINK)
 # symbols into a table (scripts/ksyms.sh), link again with it.  The table
 # sits in the last segment, so the second link moves no code; the build
 # checks that claim instead of trusting it.
-$(ELF): $(OBJS) arch/x86/link.ld scripts/ksyms.sh
+$(ELF): $(OBJS) $(OBJDIR)/objs.list arch/x86/link.ld scripts/ksyms.sh
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(LD) $(LDFLAGS) -o $(OBJDIR)/pass1.elf $(OBJS)
 	$(Q)sh scripts/ksyms.sh $(NM) $(OBJDIR)/pass1.elf > $(OBJDIR)/ksyms.S
@@ -101,27 +112,30 @@ $(ELF): $(OBJS) arch/x86/link.ld scripts/ksyms.sh
 
 # Host-side unit tests: pure C modules built for the host (arch/sim).
 host-test:
-	$(Q)$(MAKE) -s -C tests/host
+	$(Q)$(SUBMAKE) -C tests/host
 
 deps:
 	$(Q)sh tests/deps.sh
 
+# run and bench boot the image of the CONFIG given (default: the default).
 run: deps
-	$(Q)$(MAKE) -s all
-	$(Q)python3 tests/xenrun.py --live --vcpus 2 --cmdline "selftest=all"
+	$(Q)$(SUBMAKE) all
+	$(Q)python3 tests/xenrun.py --live --vcpus 2 --elf $(ELF) \
+	    --cmdline "selftest=all"
 
+# test always covers every config, whatever CONFIG says.
 test: deps
-	$(Q)$(MAKE) -s all
-	$(Q)$(MAKE) -s host-test
-	$(Q)for c in debug small failtest badmagic; do $(MAKE) -s CONFIG=$$c all || exit 1; done
+	$(Q)for c in default debug small failtest badmagic; do \
+	    $(SUBMAKE) CONFIG=$$c all || exit 1; done
+	$(Q)$(SUBMAKE) host-test
 	$(Q)sh tests/boot-matrix.sh
 
 bench: deps
-	$(Q)$(MAKE) -s all
-	$(Q)sh tests/bench.sh
+	$(Q)$(SUBMAKE) all
+	$(Q)ELF=$(ELF) sh tests/bench.sh
 
 clean:
 	rm -rf $(BUILD)
-	$(Q)$(MAKE) -s -C tests/host clean
+	$(Q)$(SUBMAKE) -C tests/host clean
 
 -include $(DEPS)

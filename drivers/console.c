@@ -15,6 +15,7 @@
 static spinlock_t console_lock = SPINLOCK_INIT;
 static unsigned int console_sinks = CONSOLE_E9;
 static bool xen_console_failed;
+static bool emergency;          /* last words: the lock may never come free */
 
 void early_puts(const char *s)
 {
@@ -52,9 +53,20 @@ void console_write_unlocked(const char *s, size_t n)
 
 void console_write(const char *s, size_t n)
 {
-    unsigned long f = spin_lock_irqsave(&console_lock);
+    unsigned long f;
+
+    if (READ_ONCE(emergency)) {
+        console_write_unlocked(s, n);
+        return;
+    }
+    f = spin_lock_irqsave(&console_lock);
     console_write_unlocked(s, n);
     spin_unlock_irqrestore(&console_lock, f);
+}
+
+void console_emergency(void)
+{
+    WRITE_ONCE(emergency, true);
 }
 
 void console_init(unsigned int sinks)

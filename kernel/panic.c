@@ -89,6 +89,7 @@ static void __noreturn vpanic(const struct cpu_regs *r, uint64_t rip,
         early_puts("xenith: nested panic\n");
         verdict_exit(VERDICT_PANIC);
     }
+    console_emergency();
     vsnprintf(msg, sizeof(msg), fmt, ap);
     say("\nPANIC on vCPU%u: %s\n", this_cpu() ? this_cpu()->cpu_id : 0, msg);
     if (r) {

@@ -16,6 +16,7 @@
 #include <xenith/apic.h>
 #include <xenith/boot.h>
 #include <xenith/cmdline.h>
+#include <xenith/console.h>
 #include <xenith/evtchn.h>
 #include <xenith/hypercall.h>
 #include <xenith/mm.h>
@@ -162,8 +163,12 @@ void selftest_watchdog_tick(void)
         return;
     }
     /* The test is stuck; we are in an interrupt on top of it and never
-     * return to it.  Report it by name and end the run. */
+     * return to it.  Report it by name and end the run.  The console lock
+     * is taken with interrupts off, so this vCPU does not hold it; but a
+     * stuck test may have left another vCPU spinning with it held, and
+     * these are the run's last words: print without it. */
     run.test = NULL;
+    console_emergency();
     ktap("    # timeout: %s.%s still running after %u ms "
          "(iteration %u)\n", t->suite, t->name, timeout_ms(t), run.iteration);
     ktap("    not ok %u %s # timeout\n", run.case_no, t->name);

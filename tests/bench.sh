@@ -9,13 +9,15 @@ set -u
 RUNS=5
 VCPUS=2
 tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT INT TERM
+trap 'rm -f "$tmp"' EXIT
+trap 'rm -f "$tmp"; exit 130' INT TERM
 bad=0
 
 mkdir -p build/logs
 i=1
 while [ "$i" -le "$RUNS" ]; do
-    out=$(python3 tests/xenrun.py --vcpus "$VCPUS" --cmdline "selftest=boot" \
+    out=$(python3 tests/xenrun.py --elf "${ELF:-build/xenith.elf}" \
+          --vcpus "$VCPUS" --cmdline "selftest=boot" \
           --report-boot --name "bench-$i")
     rc=$?
     line=$(printf '%s\n' "$out" | grep '^boot_us=')

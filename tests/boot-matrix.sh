@@ -19,11 +19,15 @@ failed=0
 
 mkdir -p build/logs
 
-# check DESCRIPTION XENRUN-ARGS...
+# check DESCRIPTION XENRUN-ARGS...  Every run is bounded at 30 s (a normal
+# one takes under 5), so a change that hangs every boot still ends the
+# matrix in minutes; a check may give its own --timeout.  An expected
+# failure must also show its evidence (--grep): the runner judges a run
+# that never reached the guest ERROR, never FAIL.
 check() {
     desc=$1
     shift
-    if $RUN "$@"; then
+    if $RUN --timeout 30 "$@"; then
         passed=$((passed + 1))
         echo "PASS: $desc"
     else
@@ -66,14 +70,17 @@ check "console=e9: KTAP through the port 0xe9 mirror" --name "v1-console_e9" \
 # b) a pattern that matches nothing is an error that names the suites.
 check "selftest=nonexistent fails and lists the suites" \
     --name "v1-selftest_nonexistent" --cmdline "selftest=nonexistent" \
-    --expect FAIL --grep "nonexistent" --grep "available suites"
+    --expect FAIL --grep "pattern 'nonexistent' matches no test" \
+    --grep "available suites: boot, "
 
 # c) garbage command lines: each has an error, so each run fails cleanly
 # (never a panic or a timeout).
 check "garbage: empty selftest=" --name "v1-garbage_empty_selftest" \
-    --cmdline "selftest=" --expect FAIL
+    --cmdline "selftest=" --expect FAIL \
+    --grep "cmdline: error: selftest= needs a value"
 check "garbage: iterations=0x" --name "v1-garbage_iterations_0x" \
-    --cmdline "iterations=0x selftest=boot" --expect FAIL
+    --cmdline "iterations=0x selftest=boot" --expect FAIL \
+    --grep "cmdline: error: iterations= wants a number"
 # 2000 characters of a=b tokens.  Xen hands dom0 only the first 1023 bytes
 # of its command line, so the kernel sees a line of unknown options (only
 # warnings) that fills its buffer exactly, which it warns may have been
@@ -84,23 +91,30 @@ check "garbage: 2000-character line" --name "v1-garbage_long_line" \
 check "garbage: empty patterns, bad loglevel and console" \
     --name "v1-garbage_mixed" \
     --cmdline "selftest=boot,,,*** loglevel=99 console=nope exit=qemu" \
-    --expect FAIL
+    --expect FAIL --grep "cmdline: error: empty pattern" \
+    --grep "cmdline: error: loglevel=" --grep "cmdline: error: console="
 check "garbage: non-ASCII bytes" --name "v1-garbage_non_ascii" \
-    --cmdline "$(printf 'selftest=bo\303\251t')" --expect FAIL
+    --cmdline "$(printf 'selftest=bo\303\251t')" --expect FAIL \
+    --grep "cmdline: error: invalid character in selftest pattern 'bo\?\?t'"
 
 # d) the runner catches a failing and a hanging test (CONFIG=failtest).
 check "faildemo.fails is reported as a failure" \
     --name "failtest-v1-faildemo_fails" --elf "$FAILTEST_ELF" \
-    --cmdline "selftest=faildemo.fails" --expect FAIL
+    --cmdline "selftest=faildemo.fails" --expect FAIL \
+    --grep "# FAIL tests/faildemo/faildemo.c:[0-9]+: 1 \+ 1 == 3" \
+    --grep "^    not ok 1 fails$"
 check "faildemo.hangs is caught by the watchdog" \
     --name "failtest-v1-faildemo_hangs" --elf "$FAILTEST_ELF" \
-    --cmdline "selftest=faildemo.hangs" --expect FAIL --grep "timeout"
+    --cmdline "selftest=faildemo.hangs" --expect FAIL \
+    --grep "timeout: faildemo.hangs still running after 500 ms" \
+    --grep "^    not ok 1 hangs # timeout$"
 
 # A hang with interrupts off is beyond the kernel's LAPIC watchdog (until
 # vCPUs watch each other): the runner's own wall bound must end it.
 check "faildemo.hangs_irqs_off is ended by the runner's wall bound" \
     --name "failtest-v1-faildemo_hangs_irqs_off" --elf "$FAILTEST_ELF" \
-    --cmdline "selftest=faildemo.hangs_irqs_off" --timeout 8 --expect TIMEOUT
+    --cmdline "selftest=faildemo.hangs_irqs_off" --timeout 8 --expect TIMEOUT \
+    --grep "# Subtest: faildemo"
 
 # d') a CPU exception: registers, a symbolised call trace, the panic verdict.
 check "faildemo.panics prints a symbolised backtrace" \

@@ -2,9 +2,17 @@
 # Install what a boot run needs on Debian 12, then (re)create build/xen,
 # the uncompressed hypervisor QEMU's multiboot loader wants.  Quiet when
 # there is nothing to do.  Run from the repository root: sh tests/deps.sh
+#
+# The hypervisor is NOT installed as a package: installing
+# xen-hypervisor-4.17-amd64 makes GRUB boot Xen by default on the next
+# reboot of a real machine.  Its .deb is downloaded and unpacked under
+# build/ instead (no root needed for that); an already installed
+# /boot/xen-4.17-amd64.gz is used as it is.
 set -eu
 
-XEN_GZ=/boot/xen-4.17-amd64.gz
+XEN_PKG=xen-hypervisor-4.17-amd64
+XEN_GZ=${XEN_GZ:-/boot/xen-4.17-amd64.gz}
+DEB_DIR=build/deps
 missing=
 
 need() {        # need PACKAGE TEST...
@@ -18,13 +26,16 @@ need() {        # need PACKAGE TEST...
     fi
 }
 
+need gcc command -v gcc
+need binutils command -v ld
 need qemu-system-x86 command -v qemu-system-x86_64
-need xen-hypervisor-4.17-amd64 test -f "$XEN_GZ"
 need libxen-dev test -f /usr/include/xen/xen.h
 need python3 command -v python3
 
+am_root() { [ "$(id -u)" -eq 0 ]; }
+
 if [ -n "$missing" ]; then
-    if [ "$(id -u)" -eq 0 ]; then
+    if am_root; then
         echo "deps: installing$missing"
         apt-get update
         # shellcheck disable=SC2086 # the list is meant to split
@@ -34,6 +45,26 @@ if [ -n "$missing" ]; then
         echo "deps: missing packages:$missing; install them with:" >&2
         echo "sudo apt-get install -y$missing" >&2
         exit 1
+    fi
+fi
+
+# The hypervisor image: installed, or unpacked from its .deb under build/.
+if [ ! -f "$XEN_GZ" ]; then
+    XEN_GZ=$DEB_DIR/root/boot/xen-4.17-amd64.gz
+    if [ ! -f "$XEN_GZ" ]; then
+        echo "deps: fetching $XEN_PKG (unpacked under $DEB_DIR, not installed)"
+        mkdir -p "$DEB_DIR"
+        if ! (cd "$DEB_DIR" && apt-get download "$XEN_PKG" >/dev/null 2>&1); then
+            if am_root; then
+                apt-get update >/dev/null
+                (cd "$DEB_DIR" && apt-get download "$XEN_PKG")
+            else
+                echo "deps: cannot download $XEN_PKG; run 'sudo apt-get" \
+                     "update' first" >&2
+                exit 1
+            fi
+        fi
+        dpkg-deb -x "$DEB_DIR"/"$XEN_PKG"_*.deb "$DEB_DIR/root"
     fi
 fi
 

@@ -59,7 +59,7 @@ def guest_cmdline(cmdline):
     exit=qemu cut off the end would leave the default exit, poweroff: a
     passing run then halts Xen (a timeout), a failing one crashes dom0 and
     Xen reboots (judged a panic)."""
-    if "exit=" in cmdline:
+    if any(t.startswith("exit=") for t in cmdline.split()):
         return cmdline
     return "exit=qemu " + cmdline if cmdline else "exit=qemu"
 
@@ -150,6 +150,24 @@ def kill_group(proc):
             continue
 
 
+def die_with_parent():
+    """In the child before exec: SIGKILL it if the runner dies, even by
+    SIGKILL, so no QEMU outlives its runner (it has its own session, so a
+    terminal's or CI's signals to our group do not reach it)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)           # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def exit_on_signal(signum, _frame):
+    """SIGTERM/SIGHUP end the runner through its finally clauses, which
+    kill QEMU's process group."""
+    raise SystemExit(128 + signum)
+
+
 def run_qemu(argv, timeout, sinks):
     """Run argv in its own process group; feed output to sinks.
 
@@ -160,7 +178,8 @@ def run_qemu(argv, timeout, sinks):
     deadline = start + timeout
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=die_with_parent)
     pipe_lines = None
     files = []                          # [path, Lines, offset]
     for src, lines in sinks:
@@ -313,10 +332,62 @@ def hung_case(klines):
         suite, last + 1, plan if plan is not None else "?", last)
 
 
+def ktap_consistency(klines):
+    """Problems with the KTAP's own bookkeeping: every plan (top level and
+    per suite) matched by as many result lines, and the totals line equal
+    to the case results seen.  A run cut short, or output garbled on the
+    way, cannot then pass for a complete one."""
+    problems = []
+    top_plan, top_results = None, 0
+    suite, plan, seen = None, None, 0
+    counts = {"pass": 0, "fail": 0, "skip": 0}
+    for l in klines:
+        m = re.match(r"^1\.\.(\d+)$", l)
+        if m:
+            top_plan = int(m.group(1))
+            continue
+        m = re.match(r"^\s+# Subtest: (\S+)", l)
+        if m:
+            suite, plan, seen = m.group(1), None, 0
+            continue
+        m = re.match(r"^\s+1\.\.(\d+)$", l)
+        if m:
+            plan = int(m.group(1))
+            continue
+        m = re.match(r"^\s+(not )?ok \d+ .*?(# SKIP)?", l)
+        if m and re.match(r"^\s+(not )?ok \d+ ", l):
+            seen += 1
+            if m.group(1):
+                counts["fail"] += 1
+            elif "# SKIP" in l:
+                counts["skip"] += 1
+            else:
+                counts["pass"] += 1
+            continue
+        if re.match(r"^(not )?ok \d+ ", l):
+            top_results += 1
+            if suite is not None and plan != seen:
+                problems.append("suite %s planned %s cases, reported %d" %
+                                (suite, plan, seen))
+            suite = None
+    if top_plan is None:
+        problems.append("no top-level plan")
+    elif top_plan != top_results:
+        problems.append("planned %d suites, reported %d" %
+                        (top_plan, top_results))
+    return problems, counts
+
+
 def judge(lines, status, noxen_mode):
+    """The outcome of a run.  FAIL and PASS need evidence that the guest
+    ran its tests: a fail verdict (status 3) or a pass verdict (status 1)
+    together with the KTAP that backs it.  Anything else, a QEMU that did
+    not start, a status no guest writes, a verdict without its output, is
+    ERROR, so an "expect FAIL" check cannot be satisfied by a run that
+    never happened."""
     v = Verdict()
     klines = ktap_lines(lines)
-    for l in lines:
+    for l in klines:
         m = BOOT_RE.search(l)
         if m:
             v.boot_us = int(m.group(1))
@@ -332,12 +403,12 @@ def judge(lines, status, noxen_mode):
                 if VERDICT_RE.match(l)]
     has_ktap = any(l.strip() == "KTAP version 1" for l in klines)
     not_ok = [l for l in klines if NOT_OK_RE.match(l)]
-    panic_line = any("PANIC" in l for l in lines)
+    panic_line = any(l.startswith("PANIC") for l in klines)
+    # QEMU's firmware prints too: only the kernel's own words count.
+    guest_spoke = any("xenith" in l or l.startswith("KTAP") or
+                      l.startswith("PANIC") for l in klines)
     v.failing = failing_cases(klines)
 
-    if noxen_mode and status == 3 and any(NOXEN_MSG in l for l in lines):
-        v.outcome = "NOXEN"
-        return v
     if status is None:
         v.outcome = "TIMEOUT"
         v.reasons.append("no exit before the time bound")
@@ -345,15 +416,43 @@ def judge(lines, status, noxen_mode):
         if where:
             v.reasons.append("hung in " + where)
         return v
+    if status not in (0, 1, 3, 5):
+        v.outcome = "ERROR"
+        v.reasons.append("QEMU exited with status %d, which no guest "
+                         "verdict produces (QEMU failed?)" % status)
+        return v
+    if noxen_mode:
+        # Without Xen there is no KTAP: the guest's port 0xe9 words are
+        # the evidence.
+        if status == 3 and any(NOXEN_MSG in l for l in lines):
+            v.outcome = "NOXEN"
+        elif status == 3 and guest_spoke:
+            v.outcome = "FAIL"
+            v.reasons.append("QEMU status 3: guest fail verdict")
+        else:
+            v.outcome = "ERROR"
+            v.reasons.append("status %d without the guest's words" % status)
+        return v
+    if status == 0 and not guest_spoke:
+        v.outcome = "ERROR"
+        v.reasons.append("QEMU status 0 before the guest printed anything: "
+                         "Xen did not start it?")
+        return v
     if panic_line or status in (0, 5):
         v.outcome = "PANIC"
         if panic_line:
-            v.reasons.append("a line says PANIC")
+            v.reasons.append("the kernel printed PANIC")
         if status == 0:
             v.reasons.append("QEMU status 0: Xen rebooted (dom0 crash?)")
         elif status == 5:
             v.reasons.append("QEMU status 5: guest panic verdict")
         return v
+    if not has_ktap or not verdicts:
+        v.outcome = "ERROR"
+        v.reasons.append("QEMU status %d but no KTAP result from the guest"
+                         % status)
+        return v
+    problems, counts = ktap_consistency(klines)
     if status == 3 or not_ok or "FAILURE" in verdicts:
         v.outcome = "FAIL"
         if status == 3:
@@ -363,18 +462,14 @@ def judge(lines, status, noxen_mode):
         if "FAILURE" in verdicts:
             v.reasons.append("Test result: FAILURE")
         return v
-    if status != 1:
-        v.outcome = "FAIL"
-        v.reasons.append("unexpected QEMU status %d" % status)
-        return v
     # Status 1: a pass verdict, which the output must back up.
-    problems = []
-    if not has_ktap:
-        problems.append("no 'KTAP version 1' line")
     if not results:
         problems.append("no 'N passed, N failed, N skipped' line")
-    elif v.failed:
-        problems.append("%d failed" % v.failed)
+    elif (v.passed, v.failed, v.skipped) != (counts["pass"], counts["fail"],
+                                             counts["skip"]):
+        problems.append("totals %d/%d/%d but the cases say %d/%d/%d" % (
+            v.passed, v.failed, v.skipped, counts["pass"], counts["fail"],
+            counts["skip"]))
     if not any(x in ("SUCCESS", "SKIP") for x in verdicts):
         problems.append("no 'Test result: SUCCESS|SKIP' line")
     if problems:
@@ -535,6 +630,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, exit_on_signal)
+    signal.signal(signal.SIGHUP, exit_on_signal)
     try:
         sys.exit(main(sys.argv[1:]))
     except KeyboardInterrupt:

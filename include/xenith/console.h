@@ -18,5 +18,9 @@ void console_write(const char *s, size_t n);
 void early_puts(const char *s);
 /* Bypass the console lock (panic): write to every configured sink. */
 void console_write_unlocked(const char *s, size_t n);
+/* From now on every write bypasses the lock: for the last words of a run
+ * (the watchdog ending a hung test, panic), which must come out even if a
+ * stuck vCPU holds the lock forever. */
+void console_emergency(void);
 
 #endif
