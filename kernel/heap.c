@@ -96,14 +96,6 @@ void *kmalloc(size_t size)
     return b ? b + 1 : NULL;
 }
 
-void *kzalloc(size_t size)
-{
-    void *p = kmalloc(size);
-    if (p)
-        memset(p, 0, size);
-    return p;
-}
-
 void kfree(void *p)
 {
     struct block *b;

@@ -16,18 +16,6 @@ void *memcpy(void *d, const void *s, size_t n)
     return ret;
 }
 
-void *memmove(void *d, const void *s, size_t n)
-{
-    unsigned char *dp = d;
-    const unsigned char *sp = s;
-
-    if (dp <= sp || dp >= sp + n)
-        return memcpy(d, s, n);
-    while (n--)
-        dp[n] = sp[n];
-    return d;
-}
-
 int memcmp(const void *a, const void *b, size_t n)
 {
     const unsigned char *x = a, *y = b;
@@ -78,14 +66,6 @@ int strncmp(const char *a, const char *b, size_t n)
             return 0;
     }
     return 0;
-}
-
-char *strchr(const char *s, int c)
-{
-    for (; *s; s++)
-        if (*s == (char)c)
-            return (char *)s;
-    return c ? NULL : (char *)s;
 }
 
 size_t strlcpy(char *d, const char *s, size_t size)

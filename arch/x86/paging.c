@@ -180,18 +180,3 @@ int paging_map_page(vaddr_t va, paddr_t pa, uint64_t flags)
     return rc;
 }
 
-void paging_unmap_page(vaddr_t va)
-{
-    unsigned long f = spin_lock_irqsave(&paging_lock);
-    uint64_t *t = pml4;
-
-    for (int l = 4; l > 1 && t; l--) {
-        uint64_t e = t[idx(va, l)];
-        t = (e & PTE_P) && !(e & PTE_PS) ? (uint64_t *)(e & PTE_ADDR_MASK)
-                                         : NULL;
-    }
-    if (t)
-        t[idx(va, 1)] = 0;
-    spin_unlock_irqrestore(&paging_lock, f);
-    invlpg(va);
-}

@@ -18,7 +18,6 @@
 #include <xen/version.h>
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
-#include <xen/physdev.h>
 
 #define __must_check __attribute__((warn_unused_result))
 
@@ -93,34 +92,11 @@ static inline __must_check long hyp_vcpu_op(int cmd, unsigned int vcpu,
     return _hypercall3(__HYPERVISOR_vcpu_op, cmd, vcpu, (unsigned long)arg);
 }
 
-static inline __must_check long hyp_physdev_op(int cmd, void *arg)
-{
-    return _hypercall2(__HYPERVISOR_physdev_op, cmd, (unsigned long)arg);
-}
-
 /* Small typed helpers for the calls the kernel makes by name. */
 static inline __must_check long xen_shutdown(unsigned int reason)
 {
     struct sched_shutdown s = { .reason = reason };
     return hyp_sched_op(SCHEDOP_shutdown, &s);
-}
-
-static inline __must_check long xen_hvm_get_param(unsigned int idx,
-                                                  uint64_t *val)
-{
-    struct xen_hvm_param p = { .domid = DOMID_SELF, .index = idx };
-    long rc = hyp_hvm_op(HVMOP_get_param, &p);
-    if (rc == 0)
-        *val = p.value;
-    return rc;
-}
-
-static inline __must_check long xen_hvm_set_param(unsigned int idx,
-                                                  uint64_t val)
-{
-    struct xen_hvm_param p = { .domid = DOMID_SELF, .index = idx,
-                               .value = val };
-    return hyp_hvm_op(HVMOP_set_param, &p);
 }
 
 /* Sum of all counters: "how many hypercalls did this take". */

@@ -23,7 +23,6 @@ uint64_t mm_total_pages(void);
 paddr_t mm_ram_end(void);
 
 void *kmalloc(size_t size);
-void *kzalloc(size_t size);
 void kfree(void *p);
 /* Bytes currently handed out by the heap (leak checks). */
 uint64_t heap_in_use(void);

@@ -18,6 +18,5 @@ void paging_init(void);
 uint64_t paging_lookup(vaddr_t va, int *level);
 /* Map one 4 KiB page (va and pa page aligned). 0 or -ENOMEM. */
 int paging_map_page(vaddr_t va, paddr_t pa, uint64_t flags);
-void paging_unmap_page(vaddr_t va);
 
 #endif

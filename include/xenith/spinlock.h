@@ -31,25 +31,9 @@ static inline void spin_lock(spinlock_t *l)
         spin_lock_slow(l, me);
 }
 
-static inline bool spin_trylock(spinlock_t *l)
-{
-    uint32_t old = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
-
-    if ((old & 0xffff) != (old >> 16))
-        return false;                   /* held or contended */
-    return __atomic_compare_exchange_n(&l->word, &old, old + 0x10000, false,
-                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
-}
-
 static inline void spin_unlock(spinlock_t *l)
 {
     __atomic_store_n(&l->head, l->head + 1, __ATOMIC_RELEASE);
-}
-
-static inline bool spin_is_locked(spinlock_t *l)
-{
-    return __atomic_load_n(&l->head, __ATOMIC_RELAXED) !=
-           __atomic_load_n(&l->tail, __ATOMIC_RELAXED);
 }
 
 static inline unsigned long spin_lock_irqsave(spinlock_t *l)

@@ -102,7 +102,6 @@ static inline unsigned long read_flags(void)
 
 static inline void irq_disable(void) { __asm__ __volatile__("cli" ::: "memory"); }
 static inline void irq_enable(void)  { __asm__ __volatile__("sti" ::: "memory"); }
-static inline bool irqs_enabled(void) { return read_flags() & X86_EFLAGS_IF; }
 
 static inline unsigned long irq_save(void)
 {
