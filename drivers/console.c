@@ -41,7 +41,7 @@ static void xen_write(const char *s, size_t n)
     }
 }
 
-void console_write_unlocked(const char *s, size_t n)
+static void console_write_unlocked(const char *s, size_t n)
 {
     if ((console_sinks & CONSOLE_XEN) && !xen_console_failed)
         xen_write(s, n);

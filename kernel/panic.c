@@ -1,8 +1,9 @@
 /*
  * panic: the last words of a run.  Prints the reason, the registers (for
  * an exception), a backtrace symbolised from the built-in symbol table,
- * then leaves with the panic verdict.  It bypasses the console lock (the
- * panicking vCPU may hold it) and guards against panicking again.
+ * then leaves with the panic verdict.  It first puts the console in
+ * emergency mode (no lock: the panicking vCPU may hold it), so it prints
+ * with ktap() like everything else, and guards against panicking again.
  */
 #include <xenith/panic.h>
 #include <xenith/printk.h>
@@ -18,18 +19,6 @@
 
 static int panicking;
 
-static void __printf(1, 2) say(const char *fmt, ...)
-{
-    char buf[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    console_write_unlocked(buf, MIN(n, (int)sizeof(buf) - 1));
-}
-
 /* A return address is looked up one byte back: a call that ends its
  * function would otherwise be named after the next function. */
 static void say_symbol(const char *prefix, uint64_t addr, bool is_return)
@@ -38,16 +27,16 @@ static void say_symbol(const char *prefix, uint64_t addr, bool is_return)
     const char *name = ksym_lookup(addr - is_return, &off);
 
     if (name)
-        say("%s%016lx %s+0x%lx\n", prefix, addr, name, off + is_return);
+        ktap("%s%016lx %s+0x%lx\n", prefix, addr, name, off + is_return);
     else
-        say("%s%016lx ?\n", prefix, addr);
+        ktap("%s%016lx ?\n", prefix, addr);
 }
 
 /* Walk the frame-pointer chain; every frame must lie on this vCPU's stack
  * and move upwards, so a corrupt chain ends the walk instead of faulting. */
 void backtrace_from(uint64_t rip, uint64_t rbp)
 {
-    say("Call trace:\n");
+    ktap("Call trace:\n");
     say_symbol("  ", rip, false);
     for (int depth = 0; depth < BACKTRACE_DEPTH && rbp; depth++) {
         uint64_t *frame = (uint64_t *)rbp;
@@ -65,16 +54,16 @@ void backtrace_from(uint64_t rip, uint64_t rbp)
 
 static void dump_regs(const struct cpu_regs *r)
 {
-    say("RIP: %016lx  CS: %04lx  RFLAGS: %016lx\n", r->rip, r->cs, r->rflags);
+    ktap("RIP: %016lx  CS: %04lx  RFLAGS: %016lx\n", r->rip, r->cs, r->rflags);
     say_symbol("RIP is at ", r->rip, false);
-    say("RSP: %016lx  SS: %04lx  vector: %lu  error: %lx\n", r->rsp, r->ss,
+    ktap("RSP: %016lx  SS: %04lx  vector: %lu  error: %lx\n", r->rsp, r->ss,
         r->vector, r->error_code);
-    say("RAX: %016lx RBX: %016lx RCX: %016lx\n", r->rax, r->rbx, r->rcx);
-    say("RDX: %016lx RSI: %016lx RDI: %016lx\n", r->rdx, r->rsi, r->rdi);
-    say("RBP: %016lx R8:  %016lx R9:  %016lx\n", r->rbp, r->r8, r->r9);
-    say("R10: %016lx R11: %016lx R12: %016lx\n", r->r10, r->r11, r->r12);
-    say("R13: %016lx R14: %016lx R15: %016lx\n", r->r13, r->r14, r->r15);
-    say("CR0: %016lx CR2: %016lx CR3: %016lx CR4: %016lx\n", read_cr0(),
+    ktap("RAX: %016lx RBX: %016lx RCX: %016lx\n", r->rax, r->rbx, r->rcx);
+    ktap("RDX: %016lx RSI: %016lx RDI: %016lx\n", r->rdx, r->rsi, r->rdi);
+    ktap("RBP: %016lx R8:  %016lx R9:  %016lx\n", r->rbp, r->r8, r->r9);
+    ktap("R10: %016lx R11: %016lx R12: %016lx\n", r->r10, r->r11, r->r12);
+    ktap("R13: %016lx R14: %016lx R15: %016lx\n", r->r13, r->r14, r->r15);
+    ktap("CR0: %016lx CR2: %016lx CR3: %016lx CR4: %016lx\n", read_cr0(),
         read_cr2(), read_cr3(), read_cr4());
 }
 
@@ -91,7 +80,7 @@ static void __noreturn vpanic(const struct cpu_regs *r, uint64_t rip,
     }
     console_emergency();
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    say("\nPANIC on vCPU%u: %s\n", this_cpu() ? this_cpu()->cpu_id : 0, msg);
+    ktap("\nPANIC on vCPU%u: %s\n", this_cpu() ? this_cpu()->cpu_id : 0, msg);
     if (r) {
         dump_regs(r);
         backtrace_from(r->rip, r->rbp);
@@ -103,8 +92,8 @@ static void __noreturn vpanic(const struct cpu_regs *r, uint64_t rip,
     } else {
         backtrace_from(rip, rbp);
     }
-    selftest_panic_report(say);
-    say("Test result: FAILURE\n");
+    selftest_panic_report();
+    ktap("Test result: FAILURE\n");
     verdict_exit(VERDICT_PANIC);
 }
 

@@ -1,8 +1,8 @@
 /*
  * The self-test runner.  Selects tests by selftest= patterns, runs each
  * for iterations= rounds under a time bound, checks after each that no
- * page, heap byte or event-channel port leaked, and reports KTAP version 1: one subtest per
- * suite, then "N passed, N failed, N skipped" and an XTF-style
+ * page, heap byte or event-channel port leaked, and reports KTAP version
+ * 1: one subtest per suite, then "N passed, N failed, N skipped" and an XTF-style
  * "Test result:" line that machines wait for.
  *
  * The time bound: before each round the runner arms the LAPIC timer;
@@ -112,7 +112,15 @@ void test_set_skip_reason(const char *reason)
     strlcpy(run.skip_reason, reason, sizeof(run.skip_reason));
 }
 
-void selftest_panic_report(void (*out)(const char *fmt, ...))
+static void print_totals(void)
+{
+    ktap("# Totals: pass:%u fail:%u skip:%u\n", run.passed, run.failed_count,
+         run.skipped);
+    ktap("%u passed, %u failed, %u skipped\n", run.passed, run.failed_count,
+         run.skipped);
+}
+
+void selftest_panic_report(void)
 {
     const struct selftest *t = run.current;
 
@@ -120,19 +128,10 @@ void selftest_panic_report(void (*out)(const char *fmt, ...))
         return;
     run.current = NULL;
     run.failed_count++;
-    out("    not ok %u %s # panic (iteration %u)\n", run.case_no, t->name,
-        run.iteration);
-    out("not ok %u %s\n", run.suite_no + 1, t->suite);
-    out("%u passed, %u failed, %u skipped\n", run.passed, run.failed_count,
-        run.skipped);
-}
-
-static void print_totals(void)
-{
-    ktap("# Totals: pass:%u fail:%u skip:%u\n", run.passed, run.failed_count,
-         run.skipped);
-    ktap("%u passed, %u failed, %u skipped\n", run.passed, run.failed_count,
-         run.skipped);
+    ktap("    not ok %u %s # panic (iteration %u)\n", run.case_no, t->name,
+         run.iteration);
+    ktap("not ok %u %s\n", run.suite_no + 1, t->suite);
+    print_totals();
 }
 
 static enum verdict finish(void)

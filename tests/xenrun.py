@@ -282,26 +282,59 @@ def ktap_lines(lines):
     return raw
 
 
-def failing_cases(klines):
-    out = []
-    suite = None
-    suites_with_cases = set()
+class Suite:
+    def __init__(self, name):
+        self.name = name
+        self.plan = None                # its "1..N", once seen
+        self.cases = []                 # (ok, "name # directive")
+        self.result = None              # its own top-level line, once seen
+
+
+def parse_ktap(klines):
+    """The one walk over the KTAP: (top-level plan, suites in order, top-
+    level result lines that belong to no suite).  Everything the runner
+    says about the run's structure is derived from this."""
+    top_plan, suites, orphans, cur = None, [], [], None
     for l in klines:
+        m = re.match(r"^1\.\.(\d+)$", l)
+        if m:
+            top_plan = int(m.group(1))
+            continue
         m = re.match(r"^\s+# Subtest: (\S+)", l)
         if m:
-            suite = m.group(1)
+            cur = Suite(m.group(1))
+            suites.append(cur)
             continue
-        m = re.match(r"^(\s*)not ok \d+ (.*)$", l)
+        m = re.match(r"^\s+1\.\.(\d+)$", l)
+        if m and cur:
+            cur.plan = int(m.group(1))
+            continue
+        m = re.match(r"^(\s*)(not )?ok \d+ (.*)$", l)
         if not m:
             continue
-        nested, rest = bool(m.group(1)), m.group(2).strip()
-        if nested:
-            out.append("%s.%s" % (suite or "?", rest))
-            suites_with_cases.add(suite)
-        else:
-            name = rest.split(" #", 1)[0].strip()
-            if name not in suites_with_cases:
-                out.append(rest)
+        ok, rest = not m.group(2), m.group(3).strip()
+        if m.group(1) and cur:
+            cur.cases.append((ok, rest))
+        elif not m.group(1):
+            if cur:
+                cur.result = (ok, rest)
+            else:
+                orphans.append((ok, rest))
+            cur = None                  # that suite is closed
+    return top_plan, suites, orphans
+
+
+def failing_cases(klines):
+    """"suite.case # reason" for every failed case, and failed top-level
+    lines for which no case failed (e.g. a suite aborted by a hang)."""
+    _, suites, orphans = parse_ktap(klines)
+    out = []
+    for s in suites:
+        bad = ["%s.%s" % (s.name, c) for ok, c in s.cases if not ok]
+        out += bad
+        if not bad and s.result and not s.result[0]:
+            out.append(s.result[1])
+    out += [r for ok, r in orphans if not ok]
     return out
 
 
@@ -310,66 +343,30 @@ def hung_case(klines):
     the number of the case after the last one reported.  The kernel's own
     watchdog names a hung case itself; this covers a hang it cannot see
     (a test spinning with interrupts off, before vCPUs watch each other)."""
-    suite, plan, last = None, None, 0
-    for l in klines:
-        m = re.match(r"^\s+# Subtest: (\S+)", l)
-        if m:
-            suite, plan, last = m.group(1), None, 0
-            continue
-        m = re.match(r"^\s+1\.\.(\d+)$", l)
-        if m and suite:
-            plan = int(m.group(1))
-            continue
-        m = re.match(r"^\s+(?:not )?ok (\d+) ", l)
-        if m and suite:
-            last = int(m.group(1))
-            continue
-        if re.match(r"^(?:not )?ok \d+ ", l):
-            suite = None                        # that suite is closed
-    if suite is None:
+    _, suites, _ = parse_ktap(klines)
+    if not suites or suites[-1].result is not None:
         return None
+    s, last = suites[-1], len(suites[-1].cases)
     return "suite %s, case %d of %s (after case %d)" % (
-        suite, last + 1, plan if plan is not None else "?", last)
+        s.name, last + 1, s.plan if s.plan is not None else "?", last)
 
 
 def ktap_consistency(klines):
     """Problems with the KTAP's own bookkeeping: every plan (top level and
-    per suite) matched by as many result lines, and the totals line equal
-    to the case results seen.  A run cut short, or output garbled on the
-    way, cannot then pass for a complete one."""
+    per suite) matched by as many result lines, and the case results
+    counted for comparison with the totals line.  A run cut short, or
+    output garbled on the way, cannot then pass for a complete one."""
+    top_plan, suites, orphans = parse_ktap(klines)
     problems = []
-    top_plan, top_results = None, 0
-    suite, plan, seen = None, None, 0
     counts = {"pass": 0, "fail": 0, "skip": 0}
-    for l in klines:
-        m = re.match(r"^1\.\.(\d+)$", l)
-        if m:
-            top_plan = int(m.group(1))
-            continue
-        m = re.match(r"^\s+# Subtest: (\S+)", l)
-        if m:
-            suite, plan, seen = m.group(1), None, 0
-            continue
-        m = re.match(r"^\s+1\.\.(\d+)$", l)
-        if m:
-            plan = int(m.group(1))
-            continue
-        m = re.match(r"^\s+(not )?ok \d+ .*?(# SKIP)?", l)
-        if m and re.match(r"^\s+(not )?ok \d+ ", l):
-            seen += 1
-            if m.group(1):
-                counts["fail"] += 1
-            elif "# SKIP" in l:
-                counts["skip"] += 1
-            else:
-                counts["pass"] += 1
-            continue
-        if re.match(r"^(not )?ok \d+ ", l):
-            top_results += 1
-            if suite is not None and plan != seen:
-                problems.append("suite %s planned %s cases, reported %d" %
-                                (suite, plan, seen))
-            suite = None
+    for s in suites:
+        if s.result is not None and s.plan != len(s.cases):
+            problems.append("suite %s planned %s cases, reported %d" %
+                            (s.name, s.plan, len(s.cases)))
+        for ok, rest in s.cases:
+            key = "fail" if not ok else "skip" if "# SKIP" in rest else "pass"
+            counts[key] += 1
+    top_results = sum(s.result is not None for s in suites) + len(orphans)
     if top_plan is None:
         problems.append("no top-level plan")
     elif top_plan != top_results:

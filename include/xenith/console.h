@@ -16,8 +16,6 @@ void console_write(const char *s, size_t n);
 /* Lock-free writes to port 0xe9 only: usable before anything is set up and
  * from the panic path, where the console lock may be held by the victim. */
 void early_puts(const char *s);
-/* Bypass the console lock (panic): write to every configured sink. */
-void console_write_unlocked(const char *s, size_t n);
 /* From now on every write bypasses the lock: for the last words of a run
  * (the watchdog ending a hung test, panic), which must come out even if a
  * stuck vCPU holds the lock forever. */

@@ -64,8 +64,8 @@ enum verdict selftest_run_all(void);
 void verdict_exit(enum verdict v) __noreturn;
 /* Watchdog tick (LAPIC timer): fails the running test past its bound. */
 void selftest_watchdog_tick(void);
-/* From panic: report the running case as not ok and print the totals,
- * through the panic path's own (lock-free) printer. */
-void selftest_panic_report(void (*out)(const char *fmt, ...));
+/* From panic (console already in emergency mode): report the running
+ * case as not ok and print the totals. */
+void selftest_panic_report(void);
 
 #endif
