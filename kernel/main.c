@@ -7,6 +7,7 @@
 #include <xenith/cmdline.h>
 #include <xenith/hypercall.h>
 #include <xenith/console.h>
+#include <xenith/events.h>
 #include <xenith/mm.h>
 #include <xenith/paging.h>
 #include <xenith/panic.h>
@@ -16,6 +17,7 @@
 #include <xenith/smp.h>
 #include <xenith/string.h>
 #include <xenith/time.h>
+#include <xenith/timer.h>
 #include <xenith/traps.h>
 #include <xenith/x86.h>
 #include <xenith/xen.h>
@@ -58,6 +60,18 @@ static void boot_stack_table(struct stack s[NR_STACKS])
     }
 }
 
+/* vCPU0's own PREPARE and ONLINE steps: its timer and IPIs. */
+static void boot_cpu_online(void)
+{
+    int rc = events_prepare_cpu(0);
+
+    if (rc)
+        panic("events: cannot bind vCPU0's timer and IPIs: %d", rc);
+    timer_cpu_start();
+    cpu_set_state(0, CPU_ONLINE);
+    irq_enable();
+}
+
 void kernel_main(paddr_t start_info_pa)
 {
     struct stack stacks[NR_STACKS];
@@ -81,10 +95,11 @@ void kernel_main(paddr_t start_info_pa)
     paging_init();
     time_init();
     apic_init();
+    events_init();
+    boot_cpu_online();
     smp_init();
 
     ready_tsc = rdtsc();
     ready_hypercalls = hypercall_total();
-    irq_enable();
     verdict_exit(selftest_run_all());
 }

@@ -5,19 +5,24 @@
  * 1: one subtest per suite, then "N passed, N failed, N skipped" and an XTF-style
  * "Test result:" line that machines wait for.
  *
- * The time bound: before each round the runner arms the LAPIC timer;
- * its interrupt (selftest_watchdog_tick) checks the deadline and, past
- * it, reports the running test as "not ok ... # timeout" and ends the run
- * with the fail verdict.  That interrupt cannot reach a test spinning with
- * interrupts off; until another vCPU watches, such a hang is left to the
- * host runner's wall bound, which names the suite and case number.
+ * The time bound: before each round the runner sets a deadline; every
+ * online vCPU's timer tick (kernel/timer.c, every 100 ms) checks it, and
+ * the first to see it passed reports the running test as "not ok ...
+ * # timeout" and ends the run with the fail verdict.  So a test that spins
+ * with interrupts off on its vCPU is still caught by another one; with a
+ * single vCPU such a hang is left to the host runner's wall bound.
+ *
+ * After each round: pages, heap bytes, irq descriptors and the ports Xen
+ * has open must be back where they were, and the consistency oracle
+ * (events/oracle.c) must find the kernel's port tables and Xen agreeing.
  */
 #include <xenith/selftest.h>
-#include <xenith/apic.h>
 #include <xenith/boot.h>
 #include <xenith/cmdline.h>
 #include <xenith/console.h>
 #include <xenith/evtchn.h>
+#include <xenith/events.h>
+#include <xenith/irq.h>
 #include <xenith/hypercall.h>
 #include <xenith/mm.h>
 #include <xenith/panic.h>
@@ -30,7 +35,6 @@
 extern const struct selftest __selftests_start[], __selftests_end[];
 
 #define MAX_SUITES      64
-#define WATCHDOG_PERIOD (100 * NSEC_PER_MSEC)
 
 static struct {
     const struct selftest *test;        /* watched by the watchdog, or NULL */
@@ -57,7 +61,11 @@ static bool selected(const struct selftest *t, int *hits)
     snprintf(full, sizeof(full), "%s.%s", t->suite, t->name);
     for (unsigned int i = 0; i < boot_options.nr_patterns; i++) {
         const char *p = boot_options.patterns[i];
-        if (glob_match(p, full) || glob_match(p, t->suite)) {
+        bool literal = !strcmp(p, full) || !strcmp(p, t->suite);
+
+        /* Benchmarks run only when named: "all" means the tests. */
+        if (t->explicit_only ? literal
+                             : (glob_match(p, full) || glob_match(p, t->suite))) {
             hits[i]++;
             any = true;
         }
@@ -153,20 +161,19 @@ static uint32_t timeout_ms(const struct selftest *t)
 void selftest_watchdog_tick(void)
 {
     const struct selftest *t = __atomic_load_n(&run.test, __ATOMIC_ACQUIRE);
-    uint64_t now = time_now_ns();
+    uint64_t deadline = __atomic_load_n(&run.deadline, __ATOMIC_ACQUIRE);
 
-    if (!t || !run.deadline)
+    if (!t || !deadline || time_now_ns() < deadline)
         return;
-    if (now < run.deadline) {
-        apic_timer_oneshot(MIN(run.deadline - now, WATCHDOG_PERIOD));
+    /* Only the first vCPU to see it reports. */
+    if (!__atomic_compare_exchange_n(&run.test, &t, NULL, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         return;
-    }
-    /* The test is stuck; we are in an interrupt on top of it and never
-     * return to it.  Report it by name and end the run.  The console lock
-     * is taken with interrupts off, so this vCPU does not hold it; but a
-     * stuck test may have left another vCPU spinning with it held, and
-     * these are the run's last words: print without it. */
-    run.test = NULL;
+    /* The test is stuck; we are in an interrupt on top of it (or on
+     * another vCPU) and never return to it.  Report it by name and end
+     * the run.  A stuck test may have left a vCPU spinning with the
+     * console lock held, and these are the run's last words: print
+     * without it. */
     console_emergency();
     ktap("    # timeout: %s.%s still running after %u ms "
          "(iteration %u)\n", t->suite, t->name, timeout_ms(t), run.iteration);
@@ -181,29 +188,36 @@ static void arm_watchdog(const struct selftest *t)
 {
     uint64_t bound = (uint64_t)timeout_ms(t) * NSEC_PER_MSEC;
 
-    run.deadline = time_now_ns() + bound;
+    __atomic_store_n(&run.deadline, time_now_ns() + bound, __ATOMIC_RELEASE);
     __atomic_store_n(&run.test, t, __ATOMIC_RELEASE);
-    apic_timer_oneshot(MIN(bound, WATCHDOG_PERIOD));
 }
 
 static void disarm_watchdog(void)
 {
-    __atomic_store_n(&run.test, NULL, __ATOMIC_RELEASE);
-    run.deadline = 0;
-    apic_timer_stop();
+    const struct selftest *t = run.current;
+
+    /* If a tick on another vCPU already claimed the test, it is ending
+     * the run right now: do not go on to the next test. */
+    if (!__atomic_compare_exchange_n(&run.test, &t, NULL, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        for (;;)
+            cpu_relax();
+    __atomic_store_n(&run.deadline, 0, __ATOMIC_RELEASE);
 }
 
 /* What must be back where it was after every test. */
 struct resources {
-    uint64_t pages;             /* free pages + pages the heap keeps */
+    uint64_t pages;             /* free + kept by the heap and port map */
     uint64_t heap_bytes;
+    unsigned int irqs;          /* irq descriptors allocated */
     long open_ports;            /* as Xen sees them (EVTCHNOP_status) */
 };
 
 static void snapshot(struct resources *r)
 {
-    r->pages = mm_free_pages() + heap_slab_pages();
+    r->pages = mm_free_pages() + heap_slab_pages() + evtchn_map_pages();
     r->heap_bytes = heap_in_use();
+    r->irqs = irq_nr_allocated();
     r->open_ports = evtchn_count_open();
 }
 
@@ -222,11 +236,18 @@ static enum test_result check_leaks(const struct resources *before)
                   (long)(after.heap_bytes - before->heap_bytes));
         return TEST_FAIL;
     }
+    if (after.irqs != before->irqs) {
+        test_diag("leak: %u irq descriptors allocated, %u before the test",
+                  after.irqs, before->irqs);
+        return TEST_FAIL;
+    }
     if (after.open_ports < 0 || after.open_ports != before->open_ports) {
         test_diag("leak: Xen has %ld ports open, %ld before the test",
                   after.open_ports, before->open_ports);
         return TEST_FAIL;
     }
+    if (evtchn_oracle_check() != 0)
+        return TEST_FAIL;               /* it printed each disagreement */
     return TEST_PASS;
 }
 
@@ -238,7 +259,7 @@ static enum test_result run_case(const struct selftest *t)
     run.skip_reason[0] = '\0';
     if (smp_nr_vcpus() < t->min_vcpus) {
         snprintf(run.skip_reason, sizeof(run.skip_reason),
-                 "needs %u vCPUs online, %u are", t->min_vcpus,
+                 "needs %u vCPUs online, has %u", t->min_vcpus,
                  smp_nr_vcpus());
         return TEST_SKIP;
     }

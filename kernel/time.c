@@ -18,7 +18,7 @@ static bool tsc_stable;
 
 static inline struct vcpu_time_info *my_time(void)
 {
-    return &shared_info->vcpu_info[smp_processor_id()].time;
+    return &this_cpu()->vcpu_info->time;
 }
 
 static uint64_t scale(uint64_t delta, uint32_t mul, int8_t shift)

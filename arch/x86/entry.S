@@ -5,6 +5,8 @@
  * trap_dispatch(regs).  xenith runs in ring 0 only: no swapgs, no iret
  * to user mode.
  */
+#include <xenith/asm.h>
+
         .text
         .code64
 
@@ -62,3 +64,25 @@ isr_common:
         pop     %rax
         add     $16, %rsp               /* vector, error code */
         iretq
+
+/* A secondary vCPU starts here (arch/x86/smp.c): long mode, our page
+ * tables, %rsp at the top of its kernel stack, %rdi its number. */
+        .globl ap_entry
+ap_entry:
+        xor     %ebp, %ebp              /* terminates backtraces */
+        call    ap_main
+        ud2
+
+/* Reload %cs, %ds, %es, %ss from the GDT just loaded: a vCPU Xen started
+ * from a vcpu_hvm_context has cached descriptors but null selectors, and
+ * the first iretq would load %cs from the selector. */
+        .globl load_kernel_segments
+load_kernel_segments:
+        mov     $GDT_KDATA, %eax
+        mov     %eax, %ds
+        mov     %eax, %es
+        mov     %eax, %ss
+        popq    %rax
+        pushq   $GDT_KCODE
+        pushq   %rax
+        lretq

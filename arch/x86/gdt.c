@@ -11,6 +11,8 @@
 
 struct percpu percpu_area[MAX_VCPUS];
 
+void load_kernel_segments(void);        /* arch/x86/entry.S */
+
 struct desc_ptr {
     uint16_t limit;
     uint64_t base;
@@ -47,6 +49,7 @@ void percpu_init(unsigned int cpu, const struct stack stacks[NR_STACKS])
     gdtr.limit = sizeof(p->gdt) - 1;
     gdtr.base = (uint64_t)p->gdt;
     __asm__ __volatile__("lgdt %0" :: "m"(gdtr));
+    load_kernel_segments();
     __asm__ __volatile__("ltr %w0" :: "r"(GDT_TSS));
     wrmsr(MSR_GS_BASE, (uint64_t)p);
 }

@@ -18,6 +18,7 @@
 #include <xenith/panic.h>
 #include <xenith/percpu.h>
 #include <xenith/printk.h>
+#include <xenith/smp.h>
 #include <xenith/spinlock.h>
 #include <xenith/x86.h>
 #include <xen/arch-x86/hvm/start_info.h>
@@ -81,7 +82,9 @@ static uint64_t page_flags(paddr_t pa)
         return 0;                               /* NULL page */
     for (unsigned int i = 0; i < NR_STACKS; i++)
         if (pa == percpu_area[0].stacks[i].bottom - PAGE_SIZE)
-            return 0;                           /* stack guards */
+            return 0;                           /* vCPU0's stack guards */
+    if (smp_stack_guard(pa))
+        return 0;                               /* other vCPUs' guards */
     if (pa >= (paddr_t)__text_start && pa < (paddr_t)__text_end)
         return PTE_P;                           /* R-X */
     if ((pa >= (paddr_t)__rodata_start && pa < (paddr_t)__rodata_end) ||

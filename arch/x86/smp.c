@@ -1,27 +1,108 @@
 /*
- * vCPUs.  For now xenith runs on vCPU0 only and counts the vCPUs the
- * domain has; bringing them up (VCPUOP_initialise/up) comes with the
- * SMP work.
+ * Starting a vCPU (PVH): Xen creates every vCPU of the domain but runs
+ * only vCPU0.  Another one starts from a vcpu_hvm_context in 64-bit mode
+ * (VCPUOP_initialise, once per vCPU), on our page tables, at ap_entry with
+ * its stack and its number in %rdi; VCPUOP_up then lets it run.  A vCPU
+ * brought down later (VCPUOP_down) keeps its context: VCPUOP_up alone
+ * restarts it at the same entry.
+ *
+ * Every vCPU's stacks are static, each with an unmapped guard page below
+ * (arch/x86/paging.c asks smp_stack_guard()), so bringing a vCPU up or
+ * down never allocates: the hotplug paths must not (bug D).
  */
 #include <xenith/smp.h>
+#include <xenith/apic.h>
+#include <xenith/asm.h>
+#include <xenith/events.h>
 #include <xenith/hypercall.h>
+#include <xenith/panic.h>
 #include <xenith/percpu.h>
 #include <xenith/printk.h>
+#include <xenith/timer.h>
+#include <xenith/traps.h>
+#include <xenith/x86.h>
+#include <xen/hvm/hvm_vcpu.h>
 
-static unsigned int domain_vcpus = 1, online_vcpus = 1;
+struct vcpu_stacks {
+    uint8_t guard0[PAGE_SIZE];
+    uint8_t kernel[BOOT_STACK_SIZE];
+    uint8_t guard1[PAGE_SIZE];
+    uint8_t ist_df[BOOT_IST_SIZE];
+    uint8_t guard2[PAGE_SIZE];
+    uint8_t ist_nmi[BOOT_IST_SIZE];
+};
 
-unsigned int smp_domain_vcpus(void) { return domain_vcpus; }
-unsigned int smp_nr_vcpus(void) { return online_vcpus; }
+/* vCPU n > 0 uses ap_stacks[n - 1]; vCPU0 has head.S's boot stacks. */
+static struct vcpu_stacks ap_stacks[MAX_VCPUS - 1]
+    __aligned(PAGE_SIZE) __section(".bss.page_aligned");
+static bool vcpu_initialised[MAX_VCPUS];
 
-void smp_init(void)
+void ap_entry(void);                    /* arch/x86/entry.S */
+void ap_main(unsigned int cpu);
+
+bool smp_stack_guard(paddr_t pa)
 {
-    unsigned int n = 0;
+    paddr_t base = (paddr_t)ap_stacks, off;
 
-    /* VCPUOP_is_up answers 0 or 1 for a vCPU the domain has and -ENOENT
-     * (or -EINVAL) past the last one. */
-    while (n < MAX_VCPUS && hyp_vcpu_op(VCPUOP_is_up, n, NULL) >= 0)
-        n++;
-    domain_vcpus = n ? n : 1;
-    pr_info("smp: the domain has %u vCPUs; xenith runs on vCPU0\n",
-            domain_vcpus);
+    if (pa < base || pa >= base + sizeof(ap_stacks))
+        return false;
+    off = (pa - base) % sizeof(struct vcpu_stacks);
+    return off == offsetof(struct vcpu_stacks, guard0) ||
+           off == offsetof(struct vcpu_stacks, guard1) ||
+           off == offsetof(struct vcpu_stacks, guard2);
+}
+
+static void ap_stack_table(unsigned int cpu, struct stack s[NR_STACKS])
+{
+    struct vcpu_stacks *st = &ap_stacks[cpu - 1];
+
+    s[STACK_KERNEL] = (struct stack){ (uintptr_t)st->kernel,
+                                      (uintptr_t)st->kernel + BOOT_STACK_SIZE };
+    s[STACK_IST_DF] = (struct stack){ (uintptr_t)st->ist_df,
+                                      (uintptr_t)st->ist_df + BOOT_IST_SIZE };
+    s[STACK_IST_NMI] = (struct stack){ (uintptr_t)st->ist_nmi,
+                                       (uintptr_t)st->ist_nmi + BOOT_IST_SIZE };
+}
+
+/* First code in C on a new vCPU, on its own stack, interrupts off. */
+void ap_main(unsigned int cpu)
+{
+    struct stack stacks[NR_STACKS];
+
+    ap_stack_table(cpu, stacks);
+    percpu_init(cpu, stacks);
+    traps_load();
+    apic_cpu_init();
+    events_cpu_start();
+    timer_cpu_start();
+    cpu_set_state(cpu, CPU_ONLINE);
+    irq_enable();
+    cpu_idle_loop();
+}
+
+/* Start vCPU cpu (> 0) running at ap_entry.  0 or -errno from Xen. */
+long arch_vcpu_start(unsigned int cpu)
+{
+    struct vcpu_hvm_context ctx = { .mode = VCPU_HVM_MODE_64B };
+    struct vcpu_hvm_x86_64 *r = &ctx.cpu_regs.x86_64;
+    struct stack stacks[NR_STACKS];
+    long rc;
+
+    BUG_ON(cpu == 0 || cpu >= MAX_VCPUS);
+    if (!vcpu_initialised[cpu]) {
+        ap_stack_table(cpu, stacks);
+        r->rip = (uint64_t)ap_entry;
+        r->rsp = stacks[STACK_KERNEL].top;
+        r->rdi = cpu;
+        r->rflags = 0x2;                /* reserved bit; interrupts off */
+        r->cr0 = read_cr0();
+        r->cr3 = read_cr3();
+        r->cr4 = read_cr4();
+        r->efer = rdmsr(MSR_EFER);
+        rc = hyp_vcpu_op(VCPUOP_initialise, cpu, &ctx);
+        if (rc)
+            return rc;
+        vcpu_initialised[cpu] = true;
+    }
+    return hyp_vcpu_op(VCPUOP_up, cpu, NULL);
 }

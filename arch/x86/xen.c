@@ -8,6 +8,7 @@
 #include <xenith/panic.h>
 #include <xenith/printk.h>
 #include <xenith/mm.h>
+#include <xenith/percpu.h>
 #include <xenith/x86.h>
 
 struct xen_info xen;
@@ -69,6 +70,7 @@ static void shared_info_map(void)
     if (rc)
         panic("XENMEM_add_to_physmap(shared_info) failed: %ld", rc);
     shared_info = (struct shared_info *)shared_info_page;
+    this_cpu()->vcpu_info = &shared_info->vcpu_info[0];
 }
 
 void xen_init(void)

@@ -1,4 +1,4 @@
-/* Local APIC, in x2APIC mode (MSR access, no MMIO mapping needed). */
+/* Local APIC: x2APIC (MSRs) or xAPIC (MMIO), for the upcall vector. */
 #ifndef XENITH_APIC_H
 #define XENITH_APIC_H
 
@@ -6,9 +6,7 @@
 
 void apic_init(void);
 void apic_eoi(void);
-/* One-shot LAPIC timer interrupt on VEC_APIC_TIMER after ns. */
-void apic_timer_oneshot(uint64_t ns);
-void apic_timer_stop(void);
+void apic_cpu_init(void);       /* each vCPU, on itself */
 uint32_t apic_id(void);
 
 #endif

@@ -7,6 +7,8 @@
 
 #include <xenith/types.h>
 #include <xenith/compiler.h>
+#include <xenith/cpu.h>
+#include <xenith/spinlock.h>
 
 #define MAX_VCPUS 64
 
@@ -32,15 +34,49 @@ enum {
     NR_STACKS
 };
 
+/* Per-vCPU IPIs (event channels bound with EVTCHNOP_bind_ipi). */
+enum ipi {
+    IPI_CALL,                   /* run queued cross-vCPU calls; wake idle */
+    IPI_TEST,                   /* bound and unbound by self-tests only */
+    NR_IPIS
+};
+
+#define NR_VIRQS_TRACKED 24     /* Xen's NR_VIRQS */
+
+struct smp_call;
+struct cpu_work;
+struct timer;
+
 struct percpu {
     struct percpu *self;        /* must stay first: this_cpu() reads it */
     unsigned int cpu_id;        /* Xen's vcpu_id */
     uint32_t apic_id;
+    enum cpu_state state;       /* kernel/cpu.c; atomic */
     uint64_t gdt[5];            /* null, kcode, kdata, tss (2 slots) */
     struct tss tss;
     struct stack stacks[NR_STACKS];
     uint32_t irq_nesting;       /* > 0 inside an interrupt handler */
-};
+    struct vcpu_info *vcpu_info;
+
+    /* events/: odd while inside the upcall loop (a read-side section for
+     * kernel/quiesce.c); the 2-level scan's resume point; per-vCPU irqs,
+     * -1 = none.  The tables are written under the mapping lock. */
+    uint64_t upcall_seq;
+    unsigned int scan_word, scan_bit;
+    int virq_to_irq[NR_VIRQS_TRACKED];
+    int ipi_to_irq[NR_IPIS];
+    uint64_t upcalls, events, spurious;
+
+    /* kernel/smp_call.c.  call_lock: leaf, irqs off; protects both lists. */
+    spinlock_t call_lock;
+    struct smp_call *calls;     /* run in the IPI handler */
+    struct cpu_work *work;      /* run by the idle loop, irqs on */
+
+    /* kernel/timer.c.  timer_lock: leaf, irqs off; protects timers. */
+    spinlock_t timer_lock;
+    struct timer *timers;       /* sorted by expiry */
+    uint64_t timer_programmed;  /* deadline given to Xen, 0 = none */
+} __aligned(64);
 
 extern struct percpu percpu_area[MAX_VCPUS];
 

@@ -30,6 +30,7 @@ struct selftest {
     enum test_result (*fn)(void);
     uint32_t timeout_ms;        /* per iteration; 0 = the default */
     uint32_t min_vcpus;         /* fewer online: SKIP with the reason */
+    bool explicit_only;         /* not in "all" or globs: name its suite */
 };
 
 #define SELFTEST_DEFAULT_TIMEOUT_MS 10000

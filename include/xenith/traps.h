@@ -12,7 +12,7 @@ struct cpu_regs {
     uint64_t rip, cs, rflags, rsp, ss;
 };
 
-#define VEC_APIC_TIMER  0xef
+#define VEC_EVTCHN_UPCALL 0xf3
 #define VEC_SPURIOUS    0xff
 
 typedef void (*irq_vector_handler_t)(struct cpu_regs *r);

@@ -118,6 +118,13 @@ static inline void irq_restore(unsigned long f)
 
 static inline void halt(void) { __asm__ __volatile__("hlt" ::: "memory"); }
 
+/* Enable interrupts and halt as one step: sti takes effect after the next
+ * instruction, so an interrupt cannot slip in between and be slept on. */
+static inline void safe_halt(void)
+{
+    __asm__ __volatile__("sti; hlt" ::: "memory");
+}
+
 static inline void invlpg(vaddr_t va)
 {
     __asm__ __volatile__("invlpg (%0)" :: "r"(va) : "memory");

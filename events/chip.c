@@ -1,0 +1,125 @@
+/*
+ * The irq chip of event channels: the callbacks kernel/irq.c runs under
+ * desc->lock.  They never take the mapping lock (which ranks above
+ * desc->lock: bug B's root); PIRQ startup and shutdown therefore rely on
+ * ordering alone (events/pirq.c).
+ *
+ * A port is unmasked only when no mask reason is left; info->lock (the
+ * innermost lock) makes "change the reasons, then the mask bit" atomic.
+ * The target vCPU is read with one atomic load (irq_target_cpu), never
+ * by taking another lock (bug E).
+ */
+#include "internal.h"
+#include <xenith/hypercall.h>
+#include <xenith/panic.h>
+#include <xenith/printk.h>
+
+void info_mask(struct irq_info *info, unsigned int reason)
+{
+    unsigned long f = spin_lock_irqsave(&info->lock);
+    evtchn_port_t port = info_port(info);
+
+    if (!info->mask_reasons && port)
+        evtchn_2l_mask(port);
+    info->mask_reasons |= reason;
+    spin_unlock_irqrestore(&info->lock, f);
+}
+
+void info_unmask(struct irq_info *info, unsigned int reason,
+                 unsigned int target_cpu)
+{
+    unsigned long f = spin_lock_irqsave(&info->lock);
+    evtchn_port_t port = info_port(info);
+
+    info->mask_reasons &= ~reason;
+    if (!info->mask_reasons && port)
+        evtchn_2l_unmask(port, target_cpu);
+    spin_unlock_irqrestore(&info->lock, f);
+}
+
+static void chip_startup(struct irq_desc *d)
+{
+    /* The mapping and action were published before: only now unmask. */
+    smp_wmb();
+    info_unmask(desc_info(d), MASK_EXPLICIT, irq_target_cpu(d));
+}
+
+static void chip_shutdown(struct irq_desc *d)
+{
+    info_mask(desc_info(d), MASK_EXPLICIT);
+#ifdef BUG_B_CLOSE_BEFORE_CLEAR
+    /* Mutant B: the historic shutdown closed the port here, before the
+     * mapping was cleared (unbind clears it later, under the mapping
+     * lock), so another vCPU's bind could be handed this port number in
+     * between and then have its fresh mapping wiped. */
+    {
+        struct irq_info *info = desc_info(d);
+        struct evtchn_close c = { .port = info_port(info) };
+        if (c.port && hyp_event_channel_op(EVTCHNOP_close, &c))
+            pr_err("events: EVTCHNOP_close(%u) failed\n", c.port);
+    }
+#endif
+}
+
+static void chip_mask(struct irq_desc *d)
+{
+    info_mask(desc_info(d), MASK_EXPLICIT);
+}
+
+static void chip_unmask(struct irq_desc *d)
+{
+    info_unmask(desc_info(d), MASK_EXPLICIT, irq_target_cpu(d));
+}
+
+static void chip_ack(struct irq_desc *d)
+{
+    struct irq_info *info = desc_info(d);
+    evtchn_port_t port = info_port(info);
+
+    /* Late EOI: keep the port masked until the consumer says it is done,
+     * set before the pending bit is cleared so no second event slips in. */
+    if (d->flow == IRQ_FLOW_LATE_EOI)
+        info_mask(info, MASK_EOI_PENDING);
+    if (port)
+        evtchn_2l_clear_pending(port);
+}
+
+static void chip_eoi(struct irq_desc *d)
+{
+    info_unmask(desc_info(d), MASK_EOI_PENDING, irq_target_cpu(d));
+}
+
+/*
+ * Move the port to another vCPU, under desc->lock (concurrency.md 6): a
+ * TEMPORARY mask reason holds it while Xen re-targets it and the 2-level
+ * ownership bit moves; the new target is published with release ordering
+ * before the mask reason goes, so whoever unmasks next reads the new one.
+ */
+static int chip_set_affinity(struct irq_desc *d, unsigned int cpu)
+{
+    struct irq_info *info = desc_info(d);
+    struct evtchn_bind_vcpu b = { .port = info_port(info), .vcpu = cpu };
+    long rc;
+
+    if (!b.port)
+        return -1;
+    info_mask(info, MASK_TEMPORARY);
+    rc = hyp_event_channel_op(EVTCHNOP_bind_vcpu, &b);
+    if (!rc) {
+        evtchn_2l_bind_to_cpu(b.port, cpu);
+        __atomic_store_n(&d->target_cpu, cpu, __ATOMIC_RELEASE);
+    }
+    info_unmask(info, MASK_TEMPORARY, irq_target_cpu(d));
+    return rc;
+}
+
+const struct irq_chip evtchn_chip = {
+    .name = "evtchn",
+    .startup = chip_startup,
+    .shutdown = chip_shutdown,
+    .mask = chip_mask,
+    .unmask = chip_unmask,
+    .ack = chip_ack,
+    .eoi = chip_eoi,
+    .set_affinity = chip_set_affinity,
+};

@@ -1,0 +1,191 @@
+/*
+ * The 2-level event-channel ABI: shared_info holds a pending and a mask
+ * bit per port (64 x 64 ports); each vCPU's vcpu_info has a selector word
+ * saying which pending words may have news for it.  Xen raises the upcall
+ * on the vCPU a port is bound to (EVTCHNOP_bind_vcpu).
+ *
+ * cpu_ports[cpu] is the set of ports bound to cpu: the scan on a vCPU only
+ * takes ports bound to it, so an event is handled where it was sent even
+ * if another vCPU's upcall sees the pending bit.  Bits move with atomic
+ * ops under the mapping lock (bind, unbind) or desc->lock (affinity); the
+ * scan reads them without a lock.
+ */
+#include "internal.h"
+#include <xenith/inject.h>
+#include <xenith/hypercall.h>
+#include <xenith/panic.h>
+#include <xenith/percpu.h>
+#include <xenith/xen.h>
+
+#define WORD_BITS       64u
+#define NR_WORDS        (EVTCHN_NR_PORTS_2L / WORD_BITS)
+/* Events handled per pass before the scan starts over with the timer:
+ * a storm on many ports cannot starve the timer (fair_scan). */
+#define EVENTS_PER_PASS 64u
+
+static uint64_t cpu_ports[MAX_VCPUS][NR_WORDS];
+
+static uint64_t *pending_word(unsigned int w)
+{
+    return (uint64_t *)&shared_info->evtchn_pending[w];
+}
+
+static uint64_t *mask_word(unsigned int w)
+{
+    return (uint64_t *)&shared_info->evtchn_mask[w];
+}
+
+static void bit_set(uint64_t *w, unsigned int b)
+{
+    __atomic_fetch_or(w, 1ull << b, __ATOMIC_SEQ_CST);
+}
+
+static void bit_clear(uint64_t *w, unsigned int b)
+{
+    __atomic_fetch_and(w, ~(1ull << b), __ATOMIC_SEQ_CST);
+}
+
+static bool bit_test(uint64_t *w, unsigned int b)
+{
+    return __atomic_load_n(w, __ATOMIC_ACQUIRE) & (1ull << b);
+}
+
+void evtchn_2l_init(void)
+{
+    /* Every port starts masked: a port becomes live only through startup,
+     * once its mapping and action exist.  Ports belong to vCPU0 until
+     * bound elsewhere, as in Xen. */
+    for (unsigned int w = 0; w < NR_WORDS; w++) {
+        __atomic_store_n(mask_word(w), ~0ull, __ATOMIC_SEQ_CST);
+        cpu_ports[0][w] = ~0ull;
+    }
+}
+
+void evtchn_2l_mask(evtchn_port_t port)
+{
+    bit_set(mask_word(port / WORD_BITS), port % WORD_BITS);
+}
+
+bool evtchn_2l_is_masked(evtchn_port_t port)
+{
+    return bit_test(mask_word(port / WORD_BITS), port % WORD_BITS);
+}
+
+bool evtchn_2l_is_pending(evtchn_port_t port)
+{
+    return bit_test(pending_word(port / WORD_BITS), port % WORD_BITS);
+}
+
+void evtchn_2l_clear_pending(evtchn_port_t port)
+{
+    bit_clear(pending_word(port / WORD_BITS), port % WORD_BITS);
+}
+
+/*
+ * Unmask so that an event that came while masked is not lost.  Clearing
+ * the mask bit alone does not make Xen deliver an already-pending event:
+ * for a port bound to another vCPU only Xen can raise that vCPU's upcall
+ * (EVTCHNOP_unmask); for our own port we clear the bit and, only if the
+ * port is pending, ask Xen to deliver it again.  An event that arrives
+ * after the clear is delivered by Xen as usual.
+ */
+void evtchn_2l_unmask(evtchn_port_t port, unsigned int target_cpu)
+{
+    struct evtchn_unmask u = { .port = port };
+    long rc;
+
+    if (target_cpu == smp_processor_id()) {
+        bit_clear(mask_word(port / WORD_BITS), port % WORD_BITS);
+        if (!evtchn_2l_is_pending(port))
+            return;
+    }
+    rc = hyp_event_channel_op(EVTCHNOP_unmask, &u);
+    if (rc)
+        panic("EVTCHNOP_unmask(port %u) failed: %ld", port, rc);
+}
+
+void evtchn_2l_bind_to_cpu(evtchn_port_t port, unsigned int cpu)
+{
+    unsigned int w = port / WORD_BITS, b = port % WORD_BITS;
+
+    /* Set the new owner's bit first: a scan on the old vCPU may drop the
+     * event, a scan on the new one takes it; at no point does neither
+     * own a pending port for long (Xen also re-targets the upcall). */
+    bit_set(&cpu_ports[cpu][w], b);
+    for (unsigned int c = 0; c < MAX_VCPUS; c++)
+        if (c != cpu)
+            bit_clear(&cpu_ports[c][w], b);
+}
+
+static uint64_t active(unsigned int cpu, unsigned int w)
+{
+    return __atomic_load_n(pending_word(w), __ATOMIC_ACQUIRE) &
+           ~__atomic_load_n(mask_word(w), __ATOMIC_ACQUIRE) &
+           __atomic_load_n(&cpu_ports[cpu][w], __ATOMIC_ACQUIRE);
+}
+
+static void handle_timer_first(struct percpu *pc)
+{
+    int irq = __atomic_load_n(&pc->virq_to_irq[VIRQ_TIMER], __ATOMIC_ACQUIRE);
+    struct irq_desc *d = irq_to_desc(irq);
+    evtchn_port_t port;
+
+    if (!d)
+        return;
+    port = info_port(desc_info(d));
+    if (port && (active(pc->cpu_id, port / WORD_BITS) &
+                 (1ull << (port % WORD_BITS))))
+        evtchn_dispatch(port);
+}
+
+/*
+ * One pass of the scan, interrupts off.  Fair: it resumes after the last
+ * port it handled (pc->scan_word/bit), so a busy low port cannot starve a
+ * high one; the timer goes first; at most EVENTS_PER_PASS events, then
+ * the unfinished selector bits go back and the upcall loop runs again.
+ */
+void evtchn_2l_handle_events(unsigned int cpu)
+{
+    struct percpu *pc = &percpu_area[cpu];
+    struct vcpu_info *vi = pc->vcpu_info;
+    unsigned int word = pc->scan_word, bit = pc->scan_bit, budget;
+    uint64_t sel;
+
+    handle_timer_first(pc);
+    sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+    for (budget = EVENTS_PER_PASS; sel; ) {
+        uint64_t from = sel & (~0ull << word), bits;
+
+        if (!from) {                    /* wrap around */
+            word = 0;
+            bit = 0;
+            continue;
+        }
+        if ((unsigned int)__builtin_ctzll(from) != word)
+            bit = 0;
+        word = __builtin_ctzll(from);
+        bits = active(cpu, word) & (~0ull << bit);
+        if (!bits) {
+            /* Nothing at or after the resume bit: the word is drained
+             * unless it has bits below it, which the wrap will reach. */
+            if (!(active(cpu, word) & ((1ull << bit) - 1)))
+                sel &= ~(1ull << word);
+            word = (word + 1) % NR_WORDS;
+            bit = 0;
+            continue;
+        }
+        bit = __builtin_ctzll(bits);
+        evtchn_dispatch(word * WORD_BITS + bit);
+        if (++bit == WORD_BITS) {
+            bit = 0;
+            word = (word + 1) % NR_WORDS;
+        }
+        pc->scan_word = word;
+        pc->scan_bit = bit;
+        if (--budget == 0) {
+            __atomic_fetch_or(&vi->evtchn_pending_sel, sel, __ATOMIC_SEQ_CST);
+            __atomic_store_n(&vi->evtchn_upcall_pending, 1, __ATOMIC_SEQ_CST);
+            return;
+        }
+    }
+}

@@ -1,0 +1,179 @@
+/*
+ * The event-channel upcall: how Xen tells a vCPU that ports it owns are
+ * pending.  Preferred: a per-vCPU vector (HVMOP_set_evtchn_upcall_vector)
+ * delivered through the local APIC like an edge interrupt, so it needs a
+ * software-enabled LAPIC and an EOI.  Fallback, when Xen does not offer
+ * it: one domain-wide vector through HVM_PARAM_CALLBACK_IRQ, no EOI.
+ *
+ * The loop runs with interrupts off and is the read side of the event
+ * tables: it looks ports up with plain atomic loads, no lock, and counts
+ * as a read-side section for grace periods (kernel/quiesce.c).
+ */
+#include "internal.h"
+#include <xenith/apic.h>
+#include <xenith/hypercall.h>
+#include <xenith/inject.h>
+#include <xenith/panic.h>
+#include <xenith/printk.h>
+#include <xenith/quiesce.h>
+#include <xenith/smp.h>
+#include <xenith/timer.h>
+#include <xenith/traps.h>
+#include <xenith/xen.h>
+
+static bool per_vcpu_vector;
+
+DEFINE_INJECT(upcall_after_lookup, "upcall.after_lookup");
+
+bool events_per_vcpu_vector(void)
+{
+    return per_vcpu_vector;
+}
+
+uint64_t evtchn_spurious_total(void)
+{
+    uint64_t n = 0;
+
+    for (unsigned int c = 0; c < MAX_VCPUS; c++)
+        n += __atomic_load_n(&percpu_area[c].spurious, __ATOMIC_RELAXED);
+    return n;
+}
+
+/* A pending, unmasked port of ours with no irq: count it, and mask and
+ * clear it so it cannot keep the scan busy.  Never fatal. */
+static void spurious(struct percpu *pc, evtchn_port_t port)
+{
+    __atomic_fetch_add(&pc->spurious, 1, __ATOMIC_RELAXED);
+    evtchn_2l_mask(port);
+    evtchn_2l_clear_pending(port);
+}
+
+void evtchn_dispatch(evtchn_port_t port)
+{
+    struct percpu *pc = this_cpu();
+    int irq = evtchn_to_irq(port);
+    struct irq_desc *d = irq_to_desc(irq);
+
+    pc->events++;
+    if (!d) {
+        spurious(pc, port);
+        return;
+    }
+    /* Window between the lookup and the use of the descriptor: unbind on
+     * another vCPU may clear the mapping here; the descriptor stays valid
+     * until this loop ends (deferred_free). */
+    inject(&inject_upcall_after_lookup, port);
+    handle_irq(d);
+}
+
+static void evtchn_upcall(struct cpu_regs *r)
+{
+    struct percpu *pc = this_cpu();
+    struct vcpu_info *vi = pc->vcpu_info;
+
+    if (per_vcpu_vector)
+        apic_eoi();
+    quiesce_enter();
+    pc->upcalls++;
+    do {
+        /* Clear first, then scan: an event after the clear sets it again
+         * and the loop runs once more instead of losing it. */
+        __atomic_store_n(&vi->evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
+        evtchn_2l_handle_events(pc->cpu_id);
+    } while (__atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST));
+    quiesce_exit();
+}
+
+/* This vCPU's upcall vector (per-vCPU mode), set on the vCPU itself. */
+static long set_upcall_vector(unsigned int cpu)
+{
+    struct xen_hvm_evtchn_upcall_vector v = {
+        .vcpu = cpu, .vector = VEC_EVTCHN_UPCALL,
+    };
+    return hyp_hvm_op(HVMOP_set_evtchn_upcall_vector, &v);
+}
+
+void events_init(void)
+{
+    long rc;
+
+    for (unsigned int c = 0; c < MAX_VCPUS; c++) {
+        for (unsigned int v = 0; v < NR_VIRQS_TRACKED; v++)
+            percpu_area[c].virq_to_irq[v] = -1;
+        for (unsigned int i = 0; i < NR_IPIS; i++)
+            percpu_area[c].ipi_to_irq[i] = -1;
+    }
+    evtchn_2l_init();
+    set_vector_handler(VEC_EVTCHN_UPCALL, evtchn_upcall);
+    rc = set_upcall_vector(0);
+    if (rc == 0) {
+        per_vcpu_vector = true;
+    } else {
+        struct xen_hvm_param p = {
+            .domid = DOMID_SELF, .index = HVM_PARAM_CALLBACK_IRQ,
+            .value = ((uint64_t)HVM_PARAM_CALLBACK_TYPE_VECTOR << 56) |
+                     VEC_EVTCHN_UPCALL,
+        };
+        long rc2 = hyp_hvm_op(HVMOP_set_param, &p);
+        if (rc2)
+            panic("events: no upcall: per-vCPU vector %ld, callback %ld",
+                  rc, rc2);
+    }
+    this_cpu()->vcpu_info->evtchn_upcall_mask = 0;
+    pr_info("events: 2-level ABI, upcall on vector 0x%x (%s)\n",
+            VEC_EVTCHN_UPCALL,
+            per_vcpu_vector ? "per-vCPU, HVMOP_set_evtchn_upcall_vector"
+                            : "domain-wide, HVM_PARAM_CALLBACK_IRQ");
+}
+
+void events_cpu_start(void)
+{
+    long rc;
+
+    if (per_vcpu_vector) {
+        rc = set_upcall_vector(smp_processor_id());
+        if (rc)
+            panic("events: HVMOP_set_evtchn_upcall_vector(vCPU%u): %ld",
+                  smp_processor_id(), rc);
+    }
+    this_cpu()->vcpu_info->evtchn_upcall_mask = 0;
+}
+
+static void ipi_call_handler(int irq, void *data)
+{
+    smp_call_interrupt();
+}
+
+/* PREPARE: what a vCPU needs bound before it runs.  Outside the
+ * allocation lock: binding allocates descriptors (bug D). */
+int events_prepare_cpu(unsigned int cpu)
+{
+    static const struct evt_action timer = {
+        .handler = timer_interrupt, .name = "timer",
+    };
+    static const struct evt_action call = {
+        .handler = ipi_call_handler, .name = "ipi-call",
+    };
+    int irq;
+
+    irq = bind_virq(VIRQ_TIMER, cpu, &timer);
+    if (irq < 0)
+        return irq;
+    irq = bind_ipi(IPI_CALL, cpu, &call);
+    if (irq < 0) {
+        events_dead_cpu(cpu);
+        return irq;
+    }
+    return 0;
+}
+
+/* DEAD: unbind what PREPARE bound, after the allocation lock is dropped. */
+void events_dead_cpu(unsigned int cpu)
+{
+    struct percpu *pc = &percpu_area[cpu];
+
+    if (pc->ipi_to_irq[IPI_CALL] >= 0)
+        unbind(pc->ipi_to_irq[IPI_CALL]);
+    if (pc->virq_to_irq[VIRQ_TIMER] >= 0)
+        unbind(pc->virq_to_irq[VIRQ_TIMER]);
+}

@@ -1,0 +1,39 @@
+/*
+ * vCPU states.  Every vCPU the domain has is in exactly one; only the
+ * vCPU itself or the controller bringing it up or down changes it, with
+ * release ordering, and the hot paths read it with one acquire load.
+ *
+ *   OFFLINE -> PREPARING -> BOOTING -> ONLINE -> DYING -> DEAD -> PREPARING
+ *
+ * PREPARING: the controller sets up what the vCPU needs before it runs
+ *            (per-vCPU irqs: timer, IPIs), outside the allocation lock.
+ * BOOTING:   VCPUOP_up issued; the vCPU loads its tables and reports.
+ * ONLINE:    takes events, runs work, counts for grace periods.
+ * DYING:     its irqs are being moved away (hotplug issue).
+ * DEAD:      VCPUOP_down done; its per-vCPU irqs are unbound next.
+ */
+#ifndef XENITH_CPU_H
+#define XENITH_CPU_H
+
+#include <xenith/types.h>
+
+enum cpu_state {
+    CPU_OFFLINE,
+    CPU_PREPARING,
+    CPU_BOOTING,
+    CPU_ONLINE,
+    CPU_DYING,
+    CPU_DEAD,
+};
+
+const char *cpu_state_name(enum cpu_state s);
+enum cpu_state cpu_state(unsigned int cpu);
+void cpu_set_state(unsigned int cpu, enum cpu_state s);
+bool cpu_online(unsigned int cpu);
+
+/* Online vCPUs, for loops that must visit each: cpu is the variable. */
+#define for_each_online_cpu(cpu)                                            \
+    for ((cpu) = 0; (cpu) < smp_domain_vcpus(); (cpu)++)                    \
+        if (!cpu_online(cpu)) {} else
+
+#endif

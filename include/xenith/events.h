@@ -1,0 +1,65 @@
+/*
+ * Event channels bound to irqs (events/).  Every bind returns an irq
+ * whose handler is already installed and whose port is unmasked; unbind
+ * tears it down in the reverse order and closes the port last.  Bind and
+ * unbind run in thread context (interrupts on, not in a handler): they
+ * take the sleeping-style mapping lock and wait for handlers.
+ */
+#ifndef XENITH_EVENTS_H
+#define XENITH_EVENTS_H
+
+#include <xenith/types.h>
+#include <xenith/irq.h>
+#include <xenith/percpu.h>
+#include <xen/event_channel.h>
+
+/* What runs when the event fires. */
+struct evt_action {
+    irq_handler_t handler;
+    void *data;
+    const char *name;
+    bool late_eoi;              /* stay masked until irq_eoi(irq) */
+};
+
+void events_init(void);                 /* vCPU0, at boot */
+void events_cpu_start(void);            /* each vCPU, on itself */
+/* PREPARE / DEAD steps of a vCPU: its timer VIRQ and IPIs. */
+int events_prepare_cpu(unsigned int cpu);
+void events_dead_cpu(unsigned int cpu);
+
+int bind_virq(unsigned int virq, unsigned int cpu, const struct evt_action *a);
+int bind_ipi(enum ipi ipi, unsigned int cpu, const struct evt_action *a);
+int bind_interdomain(domid_t dom, evtchn_port_t remote_port,
+                     const struct evt_action *a);
+/* A port of ours from EVTCHNOP_alloc_unbound. */
+int bind_evtchn(evtchn_port_t port, const struct evt_action *a);
+void unbind(int irq);
+
+long evtchn_alloc_unbound(domid_t remote, evtchn_port_t *port);
+/* Close a port that was never bound to an irq. */
+long evtchn_close(evtchn_port_t port);
+long evtchn_send(evtchn_port_t port);
+evtchn_port_t irq_to_port(int irq);
+long notify_remote_via_irq(int irq);
+void ipi_send(unsigned int cpu, enum ipi ipi);
+
+/* Counters for tests and benchmarks. */
+uint64_t evtchn_spurious_total(void);
+bool events_per_vcpu_vector(void);
+
+/* Low-level port state, for tests that poke a port on purpose. */
+void evtchn_port_mask(evtchn_port_t port);
+void evtchn_port_unmask(evtchn_port_t port);
+bool evtchn_port_pending(evtchn_port_t port);
+bool evtchn_port_masked(evtchn_port_t port);
+
+/* events/map.c: port -> irq (-1 = none), lock-free readers.  Writers
+ * other than events/ are the map's own tests. */
+int evtchn_to_irq(evtchn_port_t port);
+int evtchn_map_set(evtchn_port_t port, int irq);        /* 0 or -errno */
+void evtchn_map_clear(evtchn_port_t port);
+unsigned int evtchn_map_pages(void);
+unsigned int evtchn_map_row_ports(void);
+bool evtchn_map_trim_row(evtchn_port_t port);
+
+#endif

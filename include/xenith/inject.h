@@ -1,0 +1,55 @@
+/*
+ * Injection points: named places in the bind, unbind, upcall and device
+ * paths where a self-test can hold a vCPU to open a race window on
+ * purpose.  Unarmed, a point costs one load and a predictable branch.
+ *
+ *   DEFINE_INJECT(unbind_after_shutdown, "unbind.after_shutdown");
+ *   ...
+ *   inject(&inject_unbind_after_shutdown, port);
+ *
+ * A test arms a point for a key (a port, an irq; INJECT_ANY matches all):
+ * the first vCPU to pass it with that key disarms it and spins there until
+ * the test releases it, or until a bound passes (then it goes on and the
+ * point records that it timed out, so a broken test cannot wedge a vCPU).
+ */
+#ifndef XENITH_INJECT_H
+#define XENITH_INJECT_H
+
+#include <xenith/types.h>
+#include <xenith/compiler.h>
+
+#define INJECT_ANY (-1L)
+
+struct inject_point {
+    const char *name;
+    int armed;                  /* atomic */
+    long key;
+    int held;                   /* atomic: a vCPU is spinning here */
+    int held_cpu;
+    int release;                /* atomic */
+    unsigned int hits;
+    bool timed_out;
+};
+
+#define DEFINE_INJECT(id, str)                                              \
+    struct inject_point inject_##id __used __section(".inject_points")      \
+        __aligned(8) = { .name = (str) }
+#define DECLARE_INJECT(id) extern struct inject_point inject_##id
+
+void inject_hit(struct inject_point *ip, long key);
+
+static __always_inline void inject(struct inject_point *ip, long key)
+{
+    if (unlikely(__atomic_load_n(&ip->armed, __ATOMIC_RELAXED)))
+        inject_hit(ip, key);
+}
+
+void inject_arm(struct inject_point *ip, long key);
+void inject_disarm(struct inject_point *ip);
+/* Wait (bounded) until a vCPU is held at ip; true if one is. */
+bool inject_wait_held(struct inject_point *ip, uint64_t timeout_ns);
+void inject_release(struct inject_point *ip);
+/* Look a point up by name (command line, tests). */
+struct inject_point *inject_find(const char *name);
+
+#endif

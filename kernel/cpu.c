@@ -1,0 +1,153 @@
+/*
+ * vCPU states and bringing vCPUs online (the PREPARE and BRINGUP steps of
+ * concurrency.md section 5; tear-down comes with hotplug).
+ *
+ * Bug D's rule: the descriptor allocation lock is held across BRINGUP so
+ * that nothing frees a descriptor under an affinity move while the set of
+ * online vCPUs changes; therefore everything a vCPU needs bound (timer
+ * VIRQ, IPIs) is bound in PREPARE, before the lock is taken, and the new
+ * vCPU's own start-up path allocates nothing.
+ */
+#include <xenith/smp.h>
+#include <xenith/cpu.h>
+#include <xenith/events.h>
+#include <xenith/hypercall.h>
+#include <xenith/irq.h>
+#include <xenith/mutex.h>
+#include <xenith/panic.h>
+#include <xenith/percpu.h>
+#include <xenith/printk.h>
+#include <xenith/time.h>
+#include <xenith/xen.h>
+#include <xen/errno.h>
+
+#define ONLINE_BOUND_NS (5 * NSEC_PER_SEC)
+
+static unsigned int domain_vcpus = 1;
+
+static const char *const state_names[] = {
+    [CPU_OFFLINE] = "offline", [CPU_PREPARING] = "preparing",
+    [CPU_BOOTING] = "booting", [CPU_ONLINE] = "online",
+    [CPU_DYING] = "dying", [CPU_DEAD] = "dead",
+};
+
+const char *cpu_state_name(enum cpu_state s)
+{
+    return s < ARRAY_SIZE(state_names) ? state_names[s] : "?";
+}
+
+enum cpu_state cpu_state(unsigned int cpu)
+{
+    return __atomic_load_n(&percpu_area[cpu].state, __ATOMIC_ACQUIRE);
+}
+
+void cpu_set_state(unsigned int cpu, enum cpu_state s)
+{
+    __atomic_store_n(&percpu_area[cpu].state, s, __ATOMIC_RELEASE);
+}
+
+bool cpu_online(unsigned int cpu)
+{
+    return cpu < MAX_VCPUS && cpu_state(cpu) == CPU_ONLINE;
+}
+
+unsigned int smp_domain_vcpus(void)
+{
+    return domain_vcpus;
+}
+
+unsigned int smp_nr_vcpus(void)
+{
+    unsigned int n = 0;
+
+    for (unsigned int c = 0; c < domain_vcpus; c++)
+        n += cpu_online(c);
+    return n;
+}
+
+/* vcpu_info: the first 32 live in shared_info; beyond, Xen must be told
+ * where (VCPUOP_register_vcpu_info, allowed only while the vCPU is down). */
+static int vcpu_info_setup(unsigned int cpu)
+{
+    static struct vcpu_info extra[MAX_VCPUS] __aligned(64);
+    struct percpu *pc = &percpu_area[cpu];
+    struct vcpu_register_vcpu_info r;
+    long rc;
+
+    if (pc->vcpu_info)
+        return 0;
+    if (cpu < XEN_LEGACY_MAX_VCPUS) {
+        pc->vcpu_info = &shared_info->vcpu_info[cpu];
+        return 0;
+    }
+    r = (struct vcpu_register_vcpu_info){
+        .mfn = (uint64_t)&extra[cpu] >> 12,
+        .offset = (uint64_t)&extra[cpu] & 0xfff,
+    };
+    rc = hyp_vcpu_op(VCPUOP_register_vcpu_info, cpu, &r);
+    if (rc)
+        return rc;
+    pc->vcpu_info = &extra[cpu];
+    return 0;
+}
+
+static bool wait_online(unsigned int cpu)
+{
+    uint64_t until = time_now_ns() + ONLINE_BOUND_NS;
+
+    while (cpu_state(cpu) != CPU_ONLINE) {
+        if (time_now_ns() > until)
+            return false;
+        cpu_relax();
+    }
+    return true;
+}
+
+int cpu_up(unsigned int cpu)
+{
+    enum cpu_state s = cpu_state(cpu);
+    long rc;
+
+    if (cpu == 0 || cpu >= domain_vcpus || (s != CPU_OFFLINE && s != CPU_DEAD))
+        return -XEN_EINVAL;
+
+    /* PREPARE: outside the allocation lock, may allocate (bug D). */
+    cpu_set_state(cpu, CPU_PREPARING);
+    rc = vcpu_info_setup(cpu);
+    if (!rc)
+        rc = events_prepare_cpu(cpu);
+    if (rc) {
+        cpu_set_state(cpu, CPU_OFFLINE);
+        return rc;
+    }
+
+    /* BRINGUP: allocation lock held; the vCPU allocates nothing. */
+    mutex_lock(&irq_alloc_lock);
+    cpu_set_state(cpu, CPU_BOOTING);
+    rc = arch_vcpu_start(cpu);
+    if (!rc && !wait_online(cpu))
+        rc = -XEN_ETIMEDOUT;
+    mutex_unlock(&irq_alloc_lock);
+
+    if (rc) {
+        pr_err("smp: vCPU%u did not come online: %ld\n", cpu, rc);
+        cpu_set_state(cpu, CPU_DEAD);
+        events_dead_cpu(cpu);
+        cpu_set_state(cpu, CPU_OFFLINE);
+    }
+    return rc;
+}
+
+void smp_init(void)
+{
+    unsigned int n = 0, up = 1;
+
+    /* VCPUOP_is_up answers 0 or 1 for a vCPU the domain has and an error
+     * past the last one. */
+    while (n < MAX_VCPUS && hyp_vcpu_op(VCPUOP_is_up, n, NULL) >= 0)
+        n++;
+    domain_vcpus = n ? n : 1;
+    for (unsigned int cpu = 1; cpu < domain_vcpus; cpu++)
+        up += cpu_up(cpu) == 0;
+    pr_info("smp: %u of %u vCPUs online\n", up, domain_vcpus);
+}

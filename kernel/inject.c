@@ -1,0 +1,77 @@
+/*
+ * Injection points (see include/xenith/inject.h).  A held vCPU spins with
+ * whatever interrupt state its path had: the point is there to hold it
+ * inside exactly that state (an irq handler, a half-done unbind).
+ */
+#include <xenith/inject.h>
+#include <xenith/percpu.h>
+#include <xenith/string.h>
+#include <xenith/time.h>
+
+#define HOLD_BOUND_NS (5 * NSEC_PER_SEC)
+
+extern struct inject_point __inject_points_start[], __inject_points_end[];
+
+void inject_hit(struct inject_point *ip, long key)
+{
+    int one = 1;
+    uint64_t until;
+
+    if (ip->key != INJECT_ANY && ip->key != key)
+        return;
+    if (!__atomic_compare_exchange_n(&ip->armed, &one, 0, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return;                         /* another vCPU took it */
+    ip->hits++;
+    ip->held_cpu = smp_processor_id();
+    __atomic_store_n(&ip->held, 1, __ATOMIC_RELEASE);
+    until = time_now_ns() + HOLD_BOUND_NS;
+    while (!__atomic_load_n(&ip->release, __ATOMIC_ACQUIRE)) {
+        if (time_now_ns() > until) {
+            ip->timed_out = true;
+            break;
+        }
+        cpu_relax();
+    }
+    __atomic_store_n(&ip->held, 0, __ATOMIC_RELEASE);
+}
+
+void inject_arm(struct inject_point *ip, long key)
+{
+    ip->key = key;
+    ip->timed_out = false;
+    __atomic_store_n(&ip->release, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&ip->armed, 1, __ATOMIC_RELEASE);
+}
+
+void inject_disarm(struct inject_point *ip)
+{
+    __atomic_store_n(&ip->armed, 0, __ATOMIC_RELEASE);
+}
+
+bool inject_wait_held(struct inject_point *ip, uint64_t timeout_ns)
+{
+    uint64_t until = time_now_ns() + timeout_ns;
+
+    while (!__atomic_load_n(&ip->held, __ATOMIC_ACQUIRE)) {
+        if (time_now_ns() > until)
+            return false;
+        cpu_relax();
+    }
+    return true;
+}
+
+void inject_release(struct inject_point *ip)
+{
+    inject_disarm(ip);
+    __atomic_store_n(&ip->release, 1, __ATOMIC_RELEASE);
+}
+
+struct inject_point *inject_find(const char *name)
+{
+    for (struct inject_point *ip = __inject_points_start;
+         ip < __inject_points_end; ip++)
+        if (!strcmp(ip->name, name))
+            return ip;
+    return NULL;
+}

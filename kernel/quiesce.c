@@ -1,0 +1,45 @@
+/*
+ * Grace periods for the event-channel read side.  The upcall looks up
+ * evtchn_to_irq and the descriptor with plain atomic loads and no lock
+ * (a reader/writer lock there deadlocked Linux: CVE-2023-34324).  So a
+ * descriptor or irq_info that was reachable may still be in use by an
+ * upcall loop on another vCPU after its mapping is cleared; it is freed
+ * only after grace_wait(): every online vCPU has been seen outside the
+ * loop since the mapping was cleared.
+ *
+ * Each vCPU's upcall_seq is odd while it is inside the loop; only that
+ * vCPU writes it.  grace_wait() waits, for each vCPU seen inside, until
+ * its sequence moves on: the loop is bounded, so this ends.
+ */
+#include <xenith/quiesce.h>
+#include <xenith/cpu.h>
+#include <xenith/percpu.h>
+#include <xenith/smp.h>
+
+void quiesce_enter(void)
+{
+    /* A locked add: the store is ordered before the loop's loads. */
+    __atomic_fetch_add(&this_cpu()->upcall_seq, 1, __ATOMIC_SEQ_CST);
+}
+
+void quiesce_exit(void)
+{
+    __atomic_fetch_add(&this_cpu()->upcall_seq, 1, __ATOMIC_RELEASE);
+}
+
+void grace_wait(void)
+{
+    unsigned int cpu, me = smp_processor_id();
+
+    /* The caller's clearing store must be visible before we sample. */
+    smp_mb();
+    for_each_online_cpu(cpu) {
+        uint64_t *seq = &percpu_area[cpu].upcall_seq;
+        uint64_t s = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
+
+        if (cpu == me || !(s & 1))
+            continue;
+        while (__atomic_load_n(seq, __ATOMIC_ACQUIRE) == s)
+            cpu_relax();
+    }
+}

@@ -1,0 +1,68 @@
+/* Helpers shared by the event-channel self-tests. */
+#include "evtchn_util.h"
+#include <xenith/time.h>
+#include <xenith/x86.h>
+
+#define WAIT_NS NSEC_PER_SEC
+
+int loopback_open(struct loopback *lo, irq_handler_t ha, void *da,
+                  irq_handler_t hb, void *db)
+{
+    struct evt_action a = { .handler = ha, .data = da, .name = "lo-a" };
+    struct evt_action b = { .handler = hb, .data = db, .name = "lo-b" };
+    long rc;
+
+    lo->irq_a = lo->irq_b = -1;
+    rc = evtchn_alloc_unbound(DOMID_SELF, &lo->port_a);
+    if (rc)
+        return rc;
+    lo->irq_a = bind_evtchn(lo->port_a, &a);
+    if (lo->irq_a < 0) {
+        (void)evtchn_close(lo->port_a);
+        return lo->irq_a;
+    }
+    lo->irq_b = bind_interdomain(DOMID_SELF, lo->port_a, &b);
+    if (lo->irq_b < 0) {
+        unbind(lo->irq_a);
+        lo->irq_a = -1;
+        return lo->irq_b;
+    }
+    lo->port_b = irq_to_port(lo->irq_b);
+    return 0;
+}
+
+void loopback_close(struct loopback *lo)
+{
+    if (lo->irq_b >= 0)
+        unbind(lo->irq_b);
+    if (lo->irq_a >= 0)
+        unbind(lo->irq_a);
+    lo->irq_a = lo->irq_b = -1;
+}
+
+bool wait_count(int *v, int n)
+{
+    uint64_t until = time_now_ns() + WAIT_NS;
+
+    while (__atomic_load_n(v, __ATOMIC_ACQUIRE) < n) {
+        if (time_now_ns() > until)
+            return false;
+        cpu_relax();
+    }
+    return true;
+}
+
+bool wait_hits(struct counter *c, int n)
+{
+    return wait_count(&c->hits, n);
+}
+
+bool wait_flag(int *flag)
+{
+    return wait_count(flag, 1);
+}
+
+void unbind_irq_work(void *arg)
+{
+    unbind(*(int *)arg);
+}

@@ -1,0 +1,33 @@
+/* Helpers shared by the event-channel self-tests (tests/ktests/). */
+#ifndef XENITH_TESTS_EVTCHN_UTIL_H
+#define XENITH_TESTS_EVTCHN_UTIL_H
+
+#include <xenith/events.h>
+#include <xenith/string.h>
+
+struct counter {
+    int hits;                   /* atomic */
+    unsigned int last_cpu;
+};
+
+/* A port pair within the domain: alloc_unbound(DOMID_SELF) gives a,
+ * bind_interdomain(DOMID_SELF, a) gives b; a send on one raises the
+ * other.  Both bound to irqs; irq_* < 0 once unbound. */
+struct loopback {
+    evtchn_port_t port_a, port_b;
+    int irq_a, irq_b;
+};
+
+int loopback_open(struct loopback *lo, irq_handler_t ha, void *da,
+                  irq_handler_t hb, void *db);
+void loopback_close(struct loopback *lo);
+
+/* Bounded waits (1 s): true when the condition held in time. */
+bool wait_hits(struct counter *c, int n);
+bool wait_count(int *v, int n);
+bool wait_flag(int *flag);
+
+/* cpu_work body: unbind(*(int *)arg). */
+void unbind_irq_work(void *arg);
+
+#endif
