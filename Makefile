@@ -3,7 +3,8 @@
 #   make [CONFIG=default|debug|small|failtest|badmagic] [V=1]   build the kernel
 #   make run      boot under Xen in QEMU, selftest=all, output live
 #   make test     host unit tests + boot runs with 1, 2 and 4 vCPUs
-#   make bench    boot-time and wall-time figures
+#   make bench    boot-time, wall-time and event-channel figures
+#   make mutants  each historic bug put back must be caught
 #
 # A config (configs/NAME.mk) sets CONFIG_* switches; each config builds
 # into its own object directory so switching configs never mixes objects.
@@ -66,7 +67,7 @@ SRCS += $(foreach f,$(CONFIG_EXTRA_SRCS),$(f))
 OBJS := $(patsubst %,$(OBJDIR)/%.o,$(basename $(SRCS)))
 DEPS := $(OBJS:.o=.d)
 
-.PHONY: all clean run test bench deps host-test check-headers FORCE
+.PHONY: all clean run test bench mutants deps host-test check-headers FORCE
 all: $(ELF)
 
 # The object list as a file that changes only when the list does, so that
@@ -124,11 +125,17 @@ run: deps
 	    --cmdline "selftest=all"
 
 # test always covers every config, whatever CONFIG says.
+# The mutant configs build too, so none of them rots unnoticed.
 test: deps
-	$(Q)for c in default debug small failtest badmagic; do \
+	$(Q)for c in default debug small failtest badmagic mutant-a mutant-b; do \
 	    $(SUBMAKE) CONFIG=$$c all || exit 1; done
 	$(Q)$(SUBMAKE) host-test
 	$(Q)sh tests/boot-matrix.sh
+	$(Q)sh tests/mutants.sh
+
+# Each historic bug put back must be caught by its regress case.
+mutants: deps
+	$(Q)sh tests/mutants.sh
 
 bench: deps
 	$(Q)$(SUBMAKE) all

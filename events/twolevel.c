@@ -83,21 +83,24 @@ void evtchn_2l_clear_pending(evtchn_port_t port)
 
 /*
  * Unmask so that an event that came while masked is not lost.  Clearing
- * the mask bit alone does not make Xen deliver an already-pending event:
- * for a port bound to another vCPU only Xen can raise that vCPU's upcall
- * (EVTCHNOP_unmask); for our own port we clear the bit and, only if the
- * port is pending, ask Xen to deliver it again.  An event that arrives
- * after the clear is delivered by Xen as usual.
+ * the mask bit alone never makes Xen deliver an already-pending event,
+ * and EVTCHNOP_unmask delivers only if Xen itself clears the bit.  So:
+ * for a port bound to another vCPU, or a pending one, ask Xen (it clears
+ * the bit and raises the right vCPU's upcall); for our own non-pending
+ * port clear the bit here, with no hypercall, and if an event raced in
+ * before the clear (Xen saw it masked), mask again and ask Xen.
  */
 void evtchn_2l_unmask(evtchn_port_t port, unsigned int target_cpu)
 {
+    unsigned int w = port / WORD_BITS, b = port % WORD_BITS;
     struct evtchn_unmask u = { .port = port };
     long rc;
 
-    if (target_cpu == smp_processor_id()) {
-        bit_clear(mask_word(port / WORD_BITS), port % WORD_BITS);
+    if (target_cpu == smp_processor_id() && !evtchn_2l_is_pending(port)) {
+        bit_clear(mask_word(w), b);
         if (!evtchn_2l_is_pending(port))
             return;
+        bit_set(mask_word(w), b);
     }
     rc = hyp_event_channel_op(EVTCHNOP_unmask, &u);
     if (rc)

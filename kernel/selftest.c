@@ -43,6 +43,7 @@ static struct {
     uint32_t iteration;
     uint64_t deadline;                  /* ns; 0 = no bound armed */
     bool failed;
+    const char *abort_reason;           /* set: end the run after this test */
     char skip_reason[96];
     unsigned int suite_no;              /* KTAP number of the suite */
     unsigned int passed, failed_count, skipped;
@@ -113,6 +114,12 @@ void test_fail_at(const char *file, int line, const char *what)
 bool test_failed(void)
 {
     return run.failed;
+}
+
+void test_abort_run(const char *why)
+{
+    run.failed = true;
+    run.abort_reason = why;
 }
 
 void test_set_skip_reason(const char *reason)
@@ -266,6 +273,8 @@ static enum test_result run_case(const struct selftest *t)
     for (run.iteration = 1;
          run.iteration <= boot_options.iterations && res == TEST_PASS;
          run.iteration++) {
+        if (run.abort_reason)
+            break;
         run.failed = false;
         snapshot(&before);
         run.current = t;
@@ -275,6 +284,8 @@ static enum test_result run_case(const struct selftest *t)
         run.current = NULL;
         if (run.failed)
             res = TEST_FAIL;            /* a failed CHECK beats SKIP too */
+        if (run.abort_reason)
+            break;                      /* stuck vCPUs: no leak checks */
         if (res != TEST_SKIP && check_leaks(&before) != TEST_PASS)
             res = TEST_FAIL;
     }
@@ -296,7 +307,7 @@ static void run_suite(const char *suite, const bool *sel)
         const struct selftest *t = &__selftests_start[i];
         enum test_result r;
 
-        if (!sel[i] || strcmp(t->suite, suite))
+        if (!sel[i] || strcmp(t->suite, suite) || run.abort_reason)
             continue;
         run.case_no = ++no;
         r = run_case(t);
@@ -315,6 +326,11 @@ static void run_suite(const char *suite, const bool *sel)
         }
     }
     run.suite_no++;
+    if (run.abort_reason) {
+        ktap("not ok %u %s # run aborted: %s\n", run.suite_no, suite,
+             run.abort_reason);
+        return;
+    }
     if (fail)
         ktap("not ok %u %s\n", run.suite_no, suite);
     else if (skip == n)
@@ -381,7 +397,7 @@ enum verdict selftest_run_all(void)
                 break;
             }
     ktap("1..%u\n", nr_sel_suites);
-    for (unsigned int s = 0; s < nr_suites; s++)
+    for (unsigned int s = 0; s < nr_suites && !run.abort_reason; s++)
         run_suite(suites[s], sel);
     return finish();
 }

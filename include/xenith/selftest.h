@@ -47,6 +47,9 @@ struct selftest {
 void test_diag(const char *fmt, ...) __printf(1, 2);
 void test_fail_at(const char *file, int line, const char *what);
 bool test_failed(void);
+/* The test left vCPUs stuck (a reproduced deadlock): fail it, and end the
+ * run after it instead of running more tests on a wedged machine. */
+void test_abort_run(const char *why);
 void test_set_skip_reason(const char *reason);
 
 #define CHECK(c) do { if (unlikely(!(c)))                                   \

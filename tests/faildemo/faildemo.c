@@ -69,8 +69,9 @@ SELFTEST(faildemo, leaks_port)
                                                              : TEST_PASS;
 }
 
-/* Spins with interrupts off: the LAPIC watchdog cannot fire, so only the
- * host's wall bound ends the run (tests/xenrun.py names where it hung). */
+/* Spins with interrupts off: its own vCPU's timer cannot fire; another
+ * vCPU's tick must end the run, and with 1 vCPU only the host's wall
+ * bound can (tests/xenrun.py names where it hung). */
 SELFTEST(faildemo, hangs_irqs_off, .timeout_ms = 500)
 {
     irq_disable();

@@ -22,13 +22,7 @@
 DECLARE_INJECT(upcall_after_lookup);
 DECLARE_INJECT(map_row_alloc);
 
-static void count_handler(int irq, void *data)
-{
-    struct counter *c = data;
-
-    c->last_cpu = smp_processor_id();
-    __atomic_fetch_add(&c->hits, 1, __ATOMIC_RELEASE);
-}
+#define count_handler count_handler_util
 
 SELFTEST(evtchn, bind_each_type)
 {

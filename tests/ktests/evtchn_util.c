@@ -1,5 +1,6 @@
 /* Helpers shared by the event-channel self-tests. */
 #include "evtchn_util.h"
+#include <xenith/percpu.h>
 #include <xenith/time.h>
 #include <xenith/x86.h>
 
@@ -60,6 +61,14 @@ bool wait_hits(struct counter *c, int n)
 bool wait_flag(int *flag)
 {
     return wait_count(flag, 1);
+}
+
+void count_handler_util(int irq, void *data)
+{
+    struct counter *c = data;
+
+    c->last_cpu = smp_processor_id();
+    __atomic_fetch_add(&c->hits, 1, __ATOMIC_RELEASE);
 }
 
 void unbind_irq_work(void *arg)

@@ -27,6 +27,9 @@ bool wait_hits(struct counter *c, int n);
 bool wait_count(int *v, int n);
 bool wait_flag(int *flag);
 
+/* A handler counting into the struct counter it is given. */
+void count_handler_util(int irq, void *data);
+
 /* cpu_work body: unbind(*(int *)arg). */
 void unbind_irq_work(void *arg);
 
