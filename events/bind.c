@@ -331,8 +331,5 @@ bool evtchn_port_masked(evtchn_port_t port) { return evtchn_2l_is_masked(port); 
 
 void evtchn_port_unmask(evtchn_port_t port)
 {
-    int irq = evtchn_to_irq(port);
-    struct irq_desc *d = irq_to_desc(irq);
-
-    evtchn_2l_unmask(port, d ? irq_target_cpu(d) : 0);
+    evtchn_2l_unmask(port);
 }

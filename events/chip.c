@@ -7,7 +7,8 @@
  * A port is unmasked only when no mask reason is left; info->lock (the
  * innermost lock) makes "change the reasons, then the mask bit" atomic.
  * The target vCPU is read with one atomic load (irq_target_cpu), never
- * by taking another lock (bug E).
+ * by taking another lock (bug E); unmasking does not even need it: Xen
+ * delivers a re-raised event to whichever vCPU the port is bound to.
  */
 #include "internal.h"
 #include <xenith/hypercall.h>
@@ -25,15 +26,14 @@ void info_mask(struct irq_info *info, unsigned int reason)
     spin_unlock_irqrestore(&info->lock, f);
 }
 
-void info_unmask(struct irq_info *info, unsigned int reason,
-                 unsigned int target_cpu)
+void info_unmask(struct irq_info *info, unsigned int reason)
 {
     unsigned long f = spin_lock_irqsave(&info->lock);
     evtchn_port_t port = info_port(info);
 
     info->mask_reasons &= ~reason;
     if (!info->mask_reasons && port)
-        evtchn_2l_unmask(port, target_cpu);
+        evtchn_2l_unmask(port);
     spin_unlock_irqrestore(&info->lock, f);
 }
 
@@ -41,7 +41,7 @@ static void chip_startup(struct irq_desc *d)
 {
     /* The mapping and action were published before: only now unmask. */
     smp_wmb();
-    info_unmask(desc_info(d), MASK_EXPLICIT, irq_target_cpu(d));
+    info_unmask(desc_info(d), MASK_EXPLICIT);
 }
 
 static void chip_shutdown(struct irq_desc *d)
@@ -68,7 +68,7 @@ static void chip_mask(struct irq_desc *d)
 
 static void chip_unmask(struct irq_desc *d)
 {
-    info_unmask(desc_info(d), MASK_EXPLICIT, irq_target_cpu(d));
+    info_unmask(desc_info(d), MASK_EXPLICIT);
 }
 
 static void chip_ack(struct irq_desc *d)
@@ -86,7 +86,7 @@ static void chip_ack(struct irq_desc *d)
 
 static void chip_eoi(struct irq_desc *d)
 {
-    info_unmask(desc_info(d), MASK_EOI_PENDING, irq_target_cpu(d));
+    info_unmask(desc_info(d), MASK_EOI_PENDING);
 }
 
 /*
@@ -109,7 +109,7 @@ static int chip_set_affinity(struct irq_desc *d, unsigned int cpu)
         evtchn_2l_bind_to_cpu(b.port, cpu);
         __atomic_store_n(&d->target_cpu, cpu, __ATOMIC_RELEASE);
     }
-    info_unmask(info, MASK_TEMPORARY, irq_target_cpu(d));
+    info_unmask(info, MASK_TEMPORARY);
     return rc;
 }
 

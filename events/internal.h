@@ -54,7 +54,7 @@ static inline evtchn_port_t info_port(const struct irq_info *info)
 #define EVTCHN_NR_PORTS_2L 4096u
 void evtchn_2l_init(void);
 void evtchn_2l_mask(evtchn_port_t port);
-void evtchn_2l_unmask(evtchn_port_t port, unsigned int target_cpu);
+void evtchn_2l_unmask(evtchn_port_t port);
 void evtchn_2l_clear_pending(evtchn_port_t port);
 bool evtchn_2l_is_pending(evtchn_port_t port);
 bool evtchn_2l_is_masked(evtchn_port_t port);
@@ -66,7 +66,6 @@ void evtchn_dispatch(evtchn_port_t port);
 
 /* events/chip.c */
 void info_mask(struct irq_info *info, unsigned int reason);
-void info_unmask(struct irq_info *info, unsigned int reason,
-                 unsigned int target_cpu);
+void info_unmask(struct irq_info *info, unsigned int reason);
 
 #endif

@@ -84,19 +84,20 @@ void evtchn_2l_clear_pending(evtchn_port_t port)
 /*
  * Unmask so that an event that came while masked is not lost.  Clearing
  * the mask bit alone never makes Xen deliver an already-pending event,
- * and EVTCHNOP_unmask delivers only if Xen itself clears the bit.  So:
- * for a port bound to another vCPU, or a pending one, ask Xen (it clears
- * the bit and raises the right vCPU's upcall); for our own non-pending
- * port clear the bit here, with no hypercall, and if an event raced in
- * before the clear (Xen saw it masked), mask again and ask Xen.
+ * and EVTCHNOP_unmask delivers (to the vCPU the port is bound to) only if
+ * Xen itself clears the bit.  So a pending port goes to Xen; a port that
+ * is not pending is unmasked here with no hypercall, and if an event
+ * raced in before the clear (Xen saw it masked and delivered nothing),
+ * the port is masked again and handed to Xen.  This holds whichever vCPU
+ * the port targets: Xen raises that vCPU's upcall, never ours.
  */
-void evtchn_2l_unmask(evtchn_port_t port, unsigned int target_cpu)
+void evtchn_2l_unmask(evtchn_port_t port)
 {
     unsigned int w = port / WORD_BITS, b = port % WORD_BITS;
     struct evtchn_unmask u = { .port = port };
     long rc;
 
-    if (target_cpu == smp_processor_id() && !evtchn_2l_is_pending(port)) {
+    if (!evtchn_2l_is_pending(port)) {
         bit_clear(mask_word(w), b);
         if (!evtchn_2l_is_pending(port))
             return;
