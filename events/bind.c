@@ -46,7 +46,7 @@ static bool virq_is_percpu(unsigned int virq)
 }
 
 /* A descriptor with its irq_info, type set, no port yet. */
-static int new_irq(enum evt_type type, enum irq_flow flow, unsigned int cpu)
+int new_irq(enum evt_type type, enum irq_flow flow, unsigned int cpu)
 {
     struct irq_info *info = kmalloc(sizeof(*info));
     int irq;
@@ -67,7 +67,7 @@ static int new_irq(enum evt_type type, enum irq_flow flow, unsigned int cpu)
 }
 
 /* The irq was never reachable from the upcall: free it at once. */
-static void drop_unpublished(int irq)
+void drop_unpublished(int irq)
 {
     struct irq_info *info = desc_info(irq_to_desc(irq));
 
@@ -77,18 +77,17 @@ static void drop_unpublished(int irq)
 
 /* Make port -> irq visible; irq_info is complete before this (the
  * invariant: the upcall never finds a half-built binding). */
-static int publish(int irq, evtchn_port_t port, unsigned int cpu)
+int evtchn_publish(struct irq_info *info, evtchn_port_t port,
+                   unsigned int cpu)
 {
-    struct irq_info *info = desc_info(irq_to_desc(irq));
-
-    info->port = port;
+    __atomic_store_n(&info->port, port, __ATOMIC_RELEASE);
     evtchn_2l_bind_to_cpu(port, cpu);
     inject(&inject_bind_before_publish, port);
-    return evtchn_map_set(port, irq);
+    return evtchn_map_set(port, info->irq);
 }
 
 /* Bind the port to cpu in Xen (ports start on vCPU0). */
-static long move_port(evtchn_port_t port, unsigned int cpu)
+long evtchn_bind_vcpu_port(evtchn_port_t port, unsigned int cpu)
 {
     struct evtchn_bind_vcpu b = { .port = port, .vcpu = cpu };
 
@@ -115,7 +114,7 @@ static int finish_bind(int irq, long rc, evtchn_port_t port, unsigned int cpu,
                        int *slot, bool opened, const struct evt_action *a)
 {
     if (rc >= 0)
-        rc = publish(irq, port, cpu);
+        rc = evtchn_publish(desc_info(irq_to_desc(irq)), port, cpu);
     if (rc >= 0 && slot)
         __atomic_store_n(slot, irq, __ATOMIC_RELEASE);
     mutex_unlock(&evtchn_mapping_lock);
@@ -163,7 +162,7 @@ int bind_virq(unsigned int virq, unsigned int cpu, const struct evt_action *a)
     }
     desc_info(irq_to_desc(irq))->u.virq = virq;
     rc = hyp_event_channel_op(EVTCHNOP_bind_virq, &b);
-    if (!rc && !percpu && move_port(b.port, cpu)) {
+    if (!rc && !percpu && evtchn_bind_vcpu_port(b.port, cpu)) {
         (void)evtchn_close(b.port);     /* global VIRQs start on vCPU0 */
         rc = -XEN_EINVAL;
     }
@@ -276,6 +275,8 @@ void unbind(int irq)
     mutex_lock(&evtchn_mapping_lock);
     port = info_port(info);
     clear_cpu_tables(info, irq_target_cpu(d));
+    if (info->type == EVT_PIRQ)
+        pirq_unbind_clear(info);        /* its port went in shutdown */
     if (port && info->type != EVT_PIRQ) {
         evtchn_map_clear(port);
         __atomic_store_n(&info->port, 0, __ATOMIC_RELEASE);

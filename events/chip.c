@@ -2,7 +2,9 @@
  * The irq chip of event channels: the callbacks kernel/irq.c runs under
  * desc->lock.  They never take the mapping lock (which ranks above
  * desc->lock: bug B's root); PIRQ startup and shutdown therefore rely on
- * ordering alone (events/pirq.c).
+ * ordering alone (events/pirq.c).  Apart from startup and shutdown, a
+ * PIRQ is an event like any other here, plus PHYSDEVOP_eoi in ack when
+ * Xen says the line needs one.
  *
  * A port is unmasked only when no mask reason is left; info->lock (the
  * innermost lock) makes "change the reasons, then the mask bit" atomic.
@@ -37,15 +39,44 @@ void info_unmask(struct irq_info *info, unsigned int reason)
     spin_unlock_irqrestore(&info->lock, f);
 }
 
-static void chip_startup(struct irq_desc *d)
+void evtchn_raise_local(int irq)
 {
+    struct irq_desc *d = irq_to_desc(irq);
+    struct irq_info *info;
+    evtchn_port_t port;
+    unsigned long f;
+
+    if (!d || d->chip != &evtchn_chip)
+        return;
+    info = desc_info(d);
+    f = spin_lock_irqsave(&info->lock);
+    port = info_port(info);
+
+    if (port) {
+        evtchn_2l_mask(port);
+        evtchn_2l_set_pending(port);
+        if (!info->mask_reasons)
+            evtchn_2l_unmask(port);
+    }
+    spin_unlock_irqrestore(&info->lock, f);
+}
+
+static int chip_startup(struct irq_desc *d)
+{
+    if (desc_info(d)->type == EVT_PIRQ)
+        return pirq_startup(d);
     /* The mapping and action were published before: only now unmask. */
     smp_wmb();
     info_unmask(desc_info(d), MASK_EXPLICIT);
+    return 0;
 }
 
 static void chip_shutdown(struct irq_desc *d)
 {
+    if (desc_info(d)->type == EVT_PIRQ) {
+        pirq_shutdown(d);
+        return;
+    }
     info_mask(desc_info(d), MASK_EXPLICIT);
 #ifdef BUG_B_CLOSE_BEFORE_CLEAR
     /* Mutant B: the historic shutdown closed the port here, before the
@@ -82,6 +113,8 @@ static void chip_ack(struct irq_desc *d)
         info_mask(info, MASK_EOI_PENDING);
     if (port)
         evtchn_2l_clear_pending(port);
+    if (info->type == EVT_PIRQ)
+        pirq_eoi(info);
 }
 
 static void chip_eoi(struct irq_desc *d)

@@ -19,8 +19,8 @@ enum evt_type { EVT_UNBOUND, EVT_PIRQ, EVT_VIRQ, EVT_IPI, EVT_EVTCHN };
 
 /*
  * The event-channel side of an irq (desc->chip_data).  type, port and the
- * union are written under the mapping lock (PIRQ: under desc->lock, see
- * bind.c) before the port is published; port is read with one atomic load.
+ * union are written under the mapping lock (a PIRQ's port: under desc->lock,
+ * see events/pirq.c) before the port is published; port is read with one atomic load.
  * lock (innermost of all) protects mask_reasons and the mask bit it drives.
  */
 struct irq_info {
@@ -32,7 +32,11 @@ struct irq_info {
     union {
         unsigned int virq;
         unsigned int ipi;
-        struct { unsigned int pirq, gsi; } pirq;
+        struct {
+            unsigned int pirq;
+            bool shareable;     /* BIND_PIRQ__WILL_SHARE */
+            bool needs_eoi;     /* PHYSDEVOP_irq_status_query said so */
+        } pirq;
         domid_t remote_dom;
     } u;
 };
@@ -56,6 +60,7 @@ void evtchn_2l_init(void);
 void evtchn_2l_mask(evtchn_port_t port);
 void evtchn_2l_unmask(evtchn_port_t port);
 void evtchn_2l_clear_pending(evtchn_port_t port);
+void evtchn_2l_set_pending(evtchn_port_t port);
 bool evtchn_2l_is_pending(evtchn_port_t port);
 bool evtchn_2l_is_masked(evtchn_port_t port);
 void evtchn_2l_bind_to_cpu(evtchn_port_t port, unsigned int cpu);
@@ -63,6 +68,19 @@ void evtchn_2l_handle_events(unsigned int cpu);
 
 /* events/upcall.c: one port's event, from the scan. */
 void evtchn_dispatch(evtchn_port_t port);
+
+/* events/pirq.c: the port's life inside startup/shutdown. */
+int pirq_startup(struct irq_desc *d);
+void pirq_shutdown(struct irq_desc *d);
+void pirq_eoi(struct irq_info *info);
+void pirq_unbind_clear(struct irq_info *info);
+
+/* events/bind.c, shared with pirq.c */
+int evtchn_publish(struct irq_info *info, evtchn_port_t port,
+                   unsigned int cpu);
+long evtchn_bind_vcpu_port(evtchn_port_t port, unsigned int cpu);
+int new_irq(enum evt_type type, enum irq_flow flow, unsigned int cpu);
+void drop_unpublished(int irq);
 
 /* events/chip.c */
 void info_mask(struct irq_info *info, unsigned int reason);

@@ -31,7 +31,8 @@ static bool type_agrees(const struct irq_info *info,
         return st->status == EVTCHNSTAT_interdomain ||
                st->status == EVTCHNSTAT_unbound;
     case EVT_PIRQ:
-        return st->status == EVTCHNSTAT_pirq;
+        return st->status == EVTCHNSTAT_pirq &&
+               st->u.pirq == info->u.pirq.pirq;
     default:
         return false;
     }

@@ -81,6 +81,11 @@ void evtchn_2l_clear_pending(evtchn_port_t port)
     bit_clear(pending_word(port / WORD_BITS), port % WORD_BITS);
 }
 
+void evtchn_2l_set_pending(evtchn_port_t port)
+{
+    bit_set(pending_word(port / WORD_BITS), port % WORD_BITS);
+}
+
 /*
  * Unmask so that an event that came while masked is not lost.  Clearing
  * the mask bit alone never makes Xen deliver an already-pending event,

@@ -130,21 +130,49 @@ static void parse_console(struct boot_options *o, const char *v, size_t len)
     o->console = sinks;
 }
 
+struct choice {
+    const char *name;
+    int value;
+};
+
+/* One of a fixed set of words; anything else is an error naming them. */
+static bool parse_choice(struct boot_options *o, const char *what,
+                         const struct choice *c, size_t n, const char *v,
+                         size_t len, int *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(c[i].name) == len && !memcmp(c[i].name, v, len)) {
+            *out = c[i].value;
+            return true;
+        }
+    }
+    add_diag(o, true, what, v, len);
+    return false;
+}
+
 static void parse_exit(struct boot_options *o, const char *v, size_t len)
 {
-    static const struct { const char *name; enum exit_mode mode; } modes[] = {
+    static const struct choice modes[] = {
         { "qemu", EXIT_QEMU }, { "poweroff", EXIT_POWEROFF },
         { "reboot", EXIT_REBOOT }, { "halt", EXIT_HALT },
     };
+    int m;
 
-    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-        if (strlen(modes[i].name) == len && !memcmp(modes[i].name, v, len)) {
-            o->exit = modes[i].mode;
-            return;
-        }
-    }
-    add_diag(o, true, "exit= takes qemu, poweroff, reboot or halt, not", v,
-             len);
+    if (parse_choice(o, "exit= takes qemu, poweroff, reboot or halt, not",
+                     modes, ARRAY_SIZE(modes), v, len, &m))
+        o->exit = m;
+}
+
+static void parse_upcall(struct boot_options *o, const char *v, size_t len)
+{
+    static const struct choice modes[] = {
+        { "auto", UPCALL_AUTO }, { "callback", UPCALL_CALLBACK },
+    };
+    int m;
+
+    if (parse_choice(o, "upcall= takes auto or callback, not", modes,
+                     ARRAY_SIZE(modes), v, len, &m))
+        o->upcall = m;
 }
 
 static bool key_is(const char *k, size_t klen, const char *name)
@@ -172,6 +200,8 @@ static void parse_option(struct boot_options *o, const char *tok, size_t len)
         parse_console(o, v, vlen);
     } else if (key_is(tok, klen, "exit")) {
         parse_exit(o, v, vlen);
+    } else if (key_is(tok, klen, "upcall")) {
+        parse_upcall(o, v, vlen);
     } else {
         add_diag(o, false, "unknown option ignored:", tok, len);
     }

@@ -127,8 +127,13 @@ int request_irq(int irq, irq_handler_t h, void *data, const char *name)
         /* Startup unmasks: only now, with the action installed, may the
          * event reach a handler. */
         if (!(status(d) & IRQS_STARTED)) {
-            status_set(d, IRQS_STARTED);
-            d->chip->startup(d);
+            rc = d->chip->startup(d);
+            if (rc) {
+                __atomic_store_n(&d->handler, NULL, __ATOMIC_RELEASE);
+                status_set(d, IRQS_DISABLED);
+            } else {
+                status_set(d, IRQS_STARTED);
+            }
         } else {
             d->chip->unmask(d);
         }

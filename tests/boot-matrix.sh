@@ -60,6 +60,13 @@ check "selftest=regress.* iterations=200, 4 vCPUs" \
     --name "v4-regress_x200" --vcpus 4 --smp 2 --timeout 300 \
     --cmdline "selftest=regress.* iterations=200" --expect PASS
 
+# a+) the fallback upcall (HVM_PARAM_CALLBACK_IRQ, no LAPIC EOI), forced:
+# Xen here always offers the per-vCPU vector, so nothing else runs it.
+check "upcall=callback, selftest=all, 4 vCPUs on 2 pCPUs" \
+    --name "v4-upcall_callback" --vcpus 4 --smp 2 --timeout 120 \
+    --cmdline "selftest=all upcall=callback" --expect PASS \
+    --grep "domain-wide, HVM_PARAM_CALLBACK_IRQ"
+
 # a') the debug (-O1, assertions on) and small (-Os) builds run the same
 # suites: different inlining, different bugs shaken out.
 check "CONFIG=debug, selftest=all, 2 vCPUs" --name "debug-v2-selftest_all" \

@@ -17,6 +17,9 @@
 #define ITERATIONS_MAX        100000
 
 enum exit_mode { EXIT_POWEROFF, EXIT_QEMU, EXIT_REBOOT, EXIT_HALT };
+/* How Xen signals events: the per-vCPU vector when Xen offers it (auto),
+ * or the domain-wide HVM_PARAM_CALLBACK_IRQ vector, forced (callback). */
+enum upcall_mode { UPCALL_AUTO, UPCALL_CALLBACK };
 
 struct cmdline_diag {
     bool is_error;              /* error: the run fails; else a warning */
@@ -31,6 +34,7 @@ struct boot_options {
     int loglevel;               /* 0..8, printk shows levels below it */
     unsigned int console;       /* CONSOLE_* sinks */
     enum exit_mode exit;
+    enum upcall_mode upcall;
     unsigned int nr_errors, nr_warnings;
     unsigned int nr_diags;      /* stored diagnostics, <= CMDLINE_MAX_DIAGS */
     struct cmdline_diag diags[CMDLINE_MAX_DIAGS];

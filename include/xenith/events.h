@@ -35,6 +35,12 @@ int bind_interdomain(domid_t dom, evtchn_port_t remote_port,
 int bind_evtchn(evtchn_port_t port, const struct evt_action *a);
 void unbind(int irq);
 
+/* PIRQs (events/pirq.c): the port is bound at startup (request_irq) and
+ * closed at shutdown (free_irq); bind_pirq does both steps of a bind. */
+int bind_pirq(unsigned int pirq, bool shareable, const struct evt_action *a);
+int pirq_to_irq(unsigned int pirq);                     /* -1 = none */
+long pirq_map_gsi(unsigned int gsi, int *pirq);         /* PHYSDEVOP_map_pirq */
+
 long evtchn_alloc_unbound(domid_t remote, evtchn_port_t *port);
 /* Close a port that was never bound to an irq. */
 long evtchn_close(evtchn_port_t port);
@@ -52,6 +58,10 @@ void evtchn_port_mask(evtchn_port_t port);
 void evtchn_port_unmask(evtchn_port_t port);
 bool evtchn_port_pending(evtchn_port_t port);
 bool evtchn_port_masked(evtchn_port_t port);
+/* Raise irq's port as Xen would (pending, then delivered through
+ * EVTCHNOP_unmask unless a mask reason holds it): for ports Xen cannot be
+ * asked to raise, such as a PIRQ with no device behind it. */
+void evtchn_raise_local(int irq);
 
 /* events/map.c: port -> irq (-1 = none), lock-free readers.  Writers
  * other than events/ are the map's own tests. */

@@ -23,7 +23,9 @@ typedef void (*irq_handler_t)(int irq, void *data);
 
 struct irq_chip {
     const char *name;
-    void (*startup)(struct irq_desc *d);        /* unmask, first time */
+    /* First use (request_irq): unmask; a PIRQ binds its port here.
+     * 0 or -errno; on failure the irq stays without an action. */
+    int (*startup)(struct irq_desc *d);
     void (*shutdown)(struct irq_desc *d);       /* mask, last time */
     void (*mask)(struct irq_desc *d);
     void (*unmask)(struct irq_desc *d);

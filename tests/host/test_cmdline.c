@@ -48,6 +48,9 @@ static const struct case_ cases[] = {
     { "exit=qemu exit=halt exit=reboot exit=poweroff", 0, 0, 0 },
     { "exit=QEMU", 1, 0, 0 },
     { "exit", 1, 0, 0 },
+    { "upcall=auto upcall=callback", 0, 0, 0 },
+    { "upcall=vector", 1, 0, 0 },
+    { "upcall=", 1, 0, 0 },
     { "=", 0, 1, 0 },
     { "=====", 0, 1, 0 },
     { "nosmp foo=bar", 0, 2, 0 },
@@ -99,7 +102,8 @@ static void check_unterminated(void)
 static void fuzz(unsigned int rounds)
 {
     static const char *frags[] = {
-        "selftest=", "iterations=", "loglevel=", "console=", "exit=",
+        "selftest=", "iterations=", "loglevel=", "console=", "exit=", "upcall=",
+        "callback",
         "all", "none", ",", "=", " ", "\t", "*", "?", ".", "xen", "e9",
         "qemu", "0x", "9", "99999999999999999999", "\xff", "\x01", "boot",
     };

@@ -24,6 +24,59 @@ DECLARE_INJECT(map_row_alloc);
 
 #define count_handler count_handler_util
 
+static struct evtchn_status pirq_st;
+
+/* What Xen says about port (EVTCHNSTAT_*), or -errno. */
+static long xen_port_status(evtchn_port_t port)
+{
+    long rc = evtchn_port_status(port, &pirq_st);
+
+    return rc ? rc : (long)pirq_st.status;
+}
+
+/*
+ * PIRQ: whether Xen routes GSIs to us (PHYSDEVOP_map_pirq) is reported;
+ * the bind path itself is tested on an unrouted pirq number, raised
+ * locally since no device can raise it.
+ */
+static void bind_each_pirq(unsigned int last)
+{
+    struct counter c = { 0 };
+    struct evt_action a = { .handler = count_handler, .data = &c,
+                            .name = "pirq" };
+    unsigned int pirq = 0;
+    evtchn_port_t port;
+    int gsi_pirq, irq;
+    long rc = pirq_map_gsi(9, &gsi_pirq);
+
+    if (rc)
+        test_diag("PHYSDEVOP_map_pirq(GSI 9) answers %ld: Xen routes no "
+                  "GSI to this domain as a PIRQ", rc);
+    else
+        test_diag("GSI 9 is pirq %d; left mapped, not bound", gsi_pirq);
+    irq = bind_unrouted_pirq(&a, &pirq);
+    if (irq < 0) {
+        test_diag("PIRQ not tested: Xen binds no pirq for this domain "
+                  "(EVTCHNOP_bind_pirq: %d)", irq);
+        return;
+    }
+    port = irq_to_port(irq);
+    test_diag("PIRQ: pirq %u bound to port %u (irq %d)", pirq, port, irq);
+    CHECK(port != 0);
+    CHECK(xen_port_status(port) == EVTCHNSTAT_pirq && pirq_st.u.pirq == pirq);
+    CHECK(evtchn_oracle_check() == 0);
+    evtchn_raise_local(irq);
+    CHECK(wait_hits(&c, 1) && c.last_cpu == 0);
+    /* Moved like any event: delivered on the new vCPU. */
+    CHECK(irq_set_affinity(irq, last) == 0);
+    evtchn_raise_local(irq);
+    CHECK(wait_hits(&c, 2) && c.last_cpu == last);
+    CHECK(evtchn_oracle_check() == 0);
+    unbind(irq);
+    CHECK(xen_port_status(port) == EVTCHNSTAT_closed);
+    CHECK(pirq_to_irq(pirq) == -1);
+}
+
 SELFTEST(evtchn, bind_each_type)
 {
     struct counter virq_c = { 0 }, ipi_c = { 0 }, lo_c = { 0 }, un_c = { 0 };
@@ -60,22 +113,7 @@ SELFTEST(evtchn, bind_each_type)
         CHECK(wait_hits(&lo_c, 1));
     }
 
-    /* PIRQ: a PVH dom0 in Xen 4.17 has none (PHYSDEVOP_map_pirq answers
-     * -ENOSYS); say so rather than pretend. */
-    {
-        struct physdev_map_pirq m = {
-            .domid = DOMID_SELF, .type = MAP_PIRQ_TYPE_GSI, .index = 9,
-            .pirq = -1,
-        };
-        long rc = _hypercall2(__HYPERVISOR_physdev_op, PHYSDEVOP_map_pirq,
-                              (unsigned long)&m);
-        if (rc)
-            test_diag("PIRQ not tested: PHYSDEVOP_map_pirq answers %ld "
-                      "(no PIRQs on this platform)", rc);
-        else
-            test_diag("PIRQ %d mapped but xenith has no PIRQ path to test",
-                      m.pirq);
-    }
+    bind_each_pirq(last);
 
     if (un_irq > 0)
         unbind(un_irq);
@@ -86,6 +124,46 @@ SELFTEST(evtchn, bind_each_type)
     if (ipi_irq > 0)
         unbind(ipi_irq);
     unbind(virq_irq);
+    return TEST_RESULT();
+}
+
+/*
+ * A PIRQ's port lives from startup to shutdown: free_irq closes it (after
+ * clearing its mapping), request_irq binds a fresh one.
+ */
+SELFTEST(evtchn, pirq_startup_shutdown)
+{
+    struct counter c = { 0 };
+    struct evt_action a = { .handler = count_handler, .data = &c,
+                            .name = "pirq" };
+    unsigned int pirq = 0;
+    evtchn_port_t p1, p2;
+    int irq = bind_unrouted_pirq(&a, &pirq);
+
+    if (irq < 0) {
+        test_diag("EVTCHNOP_bind_pirq answers %d", irq);
+        SKIP("Xen binds no pirq for this domain");
+    }
+    p1 = irq_to_port(irq);
+    evtchn_raise_local(irq);
+    CHECK(wait_hits(&c, 1));
+
+    free_irq(irq);                      /* shutdown: mask, clear, close */
+    CHECK(irq_to_port(irq) == 0);
+    CHECK(evtchn_to_irq(p1) == -1);
+    CHECK(xen_port_status(p1) == EVTCHNSTAT_closed);
+    CHECK(pirq_to_irq(pirq) == irq);    /* the pirq binding outlives it */
+    CHECK(evtchn_oracle_check() == 0);
+
+    CHECK(request_irq(irq, count_handler, &c, "pirq") == 0);  /* startup */
+    p2 = irq_to_port(irq);
+    CHECK(p2 != 0 && evtchn_to_irq(p2) == irq);
+    CHECK(xen_port_status(p2) == EVTCHNSTAT_pirq && pirq_st.u.pirq == pirq);
+    evtchn_raise_local(irq);
+    CHECK(wait_hits(&c, 2));
+    CHECK(evtchn_oracle_check() == 0);
+    unbind(irq);
+    CHECK(xen_port_status(p2) == EVTCHNSTAT_closed);
     return TEST_RESULT();
 }
 

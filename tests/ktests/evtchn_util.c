@@ -3,6 +3,7 @@
 #include <xenith/percpu.h>
 #include <xenith/time.h>
 #include <xenith/x86.h>
+#include <xen/errno.h>
 
 #define WAIT_NS NSEC_PER_SEC
 
@@ -74,4 +75,22 @@ void count_handler_util(int irq, void *data)
 void unbind_irq_work(void *arg)
 {
     unbind(*(int *)arg);
+}
+
+int bind_unrouted_pirq(const struct evt_action *a, unsigned int *pirq)
+{
+    int irq = -XEN_ENOENT;
+
+    for (unsigned int p = 16; p < 64; p++) {
+        if (pirq_to_irq(p) >= 0)
+            continue;
+        irq = bind_pirq(p, false, a);
+        if (irq >= 0) {
+            *pirq = p;
+            return irq;
+        }
+        if (irq != -XEN_EEXIST)
+            break;                      /* EINVAL: past Xen's nr_pirqs */
+    }
+    return irq;
 }

@@ -30,6 +30,11 @@ bool wait_flag(int *flag);
 /* A handler counting into the struct counter it is given. */
 void count_handler_util(int irq, void *data);
 
+/* Bind a pirq number Xen routes nothing to (EVTCHNOP_bind_pirq accepts
+ * those from an HVM-type domain): the first free one from 16 on.  The
+ * irq, or the -errno that stopped the search. */
+int bind_unrouted_pirq(const struct evt_action *a, unsigned int *pirq);
+
 /* cpu_work body: unbind(*(int *)arg). */
 void unbind_irq_work(void *arg);
 
