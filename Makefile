@@ -127,7 +127,7 @@ run: deps
 # test always covers every config, whatever CONFIG says.
 # The mutant configs build too, so none of them rots unnoticed.
 test: deps
-	$(Q)for c in default debug small failtest badmagic mutant-a mutant-b; do \
+	$(Q)for c in default debug small failtest badmagic mutant-a mutant-b mutant-c mutant-d mutant-e; do \
 	    $(SUBMAKE) CONFIG=$$c all || exit 1; done
 	$(Q)$(SUBMAKE) host-test
 	$(Q)sh tests/boot-matrix.sh

@@ -48,9 +48,14 @@ static bool virq_is_percpu(unsigned int virq)
 /* A descriptor with its irq_info, type set, no port yet. */
 int new_irq(enum evt_type type, enum irq_flow flow, unsigned int cpu)
 {
-    struct irq_info *info = kmalloc(sizeof(*info));
+    struct irq_info *info;
     int irq;
 
+    /* Binding allocates a descriptor: never inside the locked steps of a
+     * vCPU's bring-up or tear-down (bug D; irq_alloc asserts it too). */
+    if (mutex_held(&irq_alloc_lock))
+        panic("events: bind under the hotplug allocation lock (bug D)");
+    info = kmalloc(sizeof(*info));
     if (!info)
         return -XEN_ENOMEM;
     memset(info, 0, sizeof(*info));
@@ -328,6 +333,8 @@ void ipi_send(unsigned int cpu, enum ipi ipi)
 
 void evtchn_port_mask(evtchn_port_t port) { evtchn_2l_mask(port); }
 bool evtchn_port_pending(evtchn_port_t port) { return evtchn_2l_is_pending(port); }
+void evtchn_port_clear_pending(evtchn_port_t port) { evtchn_2l_clear_pending(port); }
+void evtchn_port_set_pending(evtchn_port_t port) { evtchn_2l_set_pending(port); }
 bool evtchn_port_masked(evtchn_port_t port) { return evtchn_2l_is_masked(port); }
 
 void evtchn_port_unmask(evtchn_port_t port)

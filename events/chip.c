@@ -14,8 +14,13 @@
  */
 #include "internal.h"
 #include <xenith/hypercall.h>
+#include <xenith/inject.h>
 #include <xenith/panic.h>
 #include <xenith/printk.h>
+
+/* Holding info->lock in the EOI path: regress.affinity_no_inversion. */
+DEFINE_INJECT(eoi_info_locked, "eoi.info_locked");
+unsigned int evtchn_misrouted;
 
 void info_mask(struct irq_info *info, unsigned int reason)
 {
@@ -117,9 +122,51 @@ static void chip_ack(struct irq_desc *d)
         pirq_eoi(info);
 }
 
+/* The target the EOI path checks the port's owner against: one atomic
+ * load, never desc->lock, which set_affinity holds while it takes
+ * info->lock (bug E: the inverted order deadlocked). */
+static unsigned int eoi_target(struct irq_desc *d)
+{
+#ifdef BUG_E_TARGET_UNDER_DESC_LOCK
+    /* Mutant E: the historic path took the other lock to read it. */
+    unsigned int cpu;
+
+    spin_lock(&d->lock);
+    cpu = d->target_cpu;
+    spin_unlock(&d->lock);
+    return cpu;
+#else
+    return irq_target_cpu(d);
+#endif
+}
+
+/*
+ * Late EOI, from any vCPU, without desc->lock: drop the EOI_PENDING
+ * reason under info->lock and unmask if none is left.  A port about to be
+ * unmasked must be owned (2-level scan) by its target vCPU, or its next
+ * event would be scanned by a vCPU that ignores it; a mismatch is counted
+ * and reported (tests require zero).  No TEMPORARY reason is left here,
+ * so no move is half done.
+ */
 static void chip_eoi(struct irq_desc *d)
 {
-    info_unmask(desc_info(d), MASK_EOI_PENDING);
+    struct irq_info *info = desc_info(d);
+    unsigned long f = spin_lock_irqsave(&info->lock);
+    evtchn_port_t port = info_port(info);
+
+    inject(&inject_eoi_info_locked, port);
+    info->mask_reasons &= ~MASK_EOI_PENDING;
+    if (!info->mask_reasons && port) {
+        unsigned int cpu = eoi_target(d);
+
+        if (!evtchn_2l_owned_by(port, cpu)) {
+            __atomic_fetch_add(&evtchn_misrouted, 1, __ATOMIC_RELAXED);
+            pr_err("events: port %u unmasked while not owned by its target "
+                   "vCPU%u\n", port, cpu);
+        }
+        evtchn_2l_unmask(port);
+    }
+    spin_unlock_irqrestore(&info->lock, f);
 }
 
 /*

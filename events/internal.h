@@ -64,6 +64,7 @@ void evtchn_2l_set_pending(evtchn_port_t port);
 bool evtchn_2l_is_pending(evtchn_port_t port);
 bool evtchn_2l_is_masked(evtchn_port_t port);
 void evtchn_2l_bind_to_cpu(evtchn_port_t port, unsigned int cpu);
+bool evtchn_2l_owned_by(evtchn_port_t port, unsigned int cpu);
 void evtchn_2l_handle_events(unsigned int cpu);
 
 /* events/upcall.c: one port's event, from the scan. */

@@ -113,6 +113,11 @@ void evtchn_2l_unmask(evtchn_port_t port)
         panic("EVTCHNOP_unmask(port %u) failed: %ld", port, rc);
 }
 
+bool evtchn_2l_owned_by(evtchn_port_t port, unsigned int cpu)
+{
+    return bit_test(&cpu_ports[cpu][port / WORD_BITS], port % WORD_BITS);
+}
+
 void evtchn_2l_bind_to_cpu(evtchn_port_t port, unsigned int cpu)
 {
     unsigned int w = port / WORD_BITS, b = port % WORD_BITS;

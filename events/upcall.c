@@ -16,6 +16,7 @@
 #include <xenith/inject.h>
 #include <xenith/panic.h>
 #include <xenith/printk.h>
+#include <xenith/pvlock.h>
 #include <xenith/quiesce.h>
 #include <xenith/smp.h>
 #include <xenith/timer.h>
@@ -149,7 +150,8 @@ static void ipi_call_handler(int irq, void *data)
     smp_call_interrupt();
 }
 
-/* PREPARE: what a vCPU needs bound before it runs.  Outside the
+/* PREPARE: what a vCPU needs bound before it runs: its timer, its call
+ * IPI and its spinlock kicker (before it can take a lock).  Outside the
  * allocation lock: binding allocates descriptors (bug D). */
 int events_prepare_cpu(unsigned int cpu)
 {
@@ -165,6 +167,8 @@ int events_prepare_cpu(unsigned int cpu)
     if (irq < 0)
         return irq;
     irq = bind_ipi(IPI_CALL, cpu, &call);
+    if (irq >= 0)
+        irq = pvlock_prepare_cpu(cpu);
     if (irq < 0) {
         events_dead_cpu(cpu);
         return irq;
@@ -177,6 +181,7 @@ void events_dead_cpu(unsigned int cpu)
 {
     struct percpu *pc = &percpu_area[cpu];
 
+    pvlock_dead_cpu(cpu);
     if (pc->ipi_to_irq[IPI_CALL] >= 0)
         unbind(pc->ipi_to_irq[IPI_CALL]);
     if (pc->virq_to_irq[VIRQ_TIMER] >= 0)

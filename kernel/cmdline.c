@@ -175,6 +175,27 @@ static void parse_upcall(struct boot_options *o, const char *v, size_t len)
         o->upcall = m;
 }
 
+/* offline=N[,N...]: vCPUs 1..63 to take offline once all are up. */
+static void parse_offline(struct boot_options *o, const char *v, size_t len)
+{
+    uint64_t mask = 0, n;
+    size_t start = 0;
+
+    while (start <= len) {
+        size_t end = start;
+        while (end < len && v[end] != ',')
+            end++;
+        if (!parse_u64(v + start, end - start, &n) || n < 1 || n > 63) {
+            add_diag(o, true, "offline= takes vCPU numbers 1..63, not", v,
+                     len);
+            return;
+        }
+        mask |= 1ull << n;
+        start = end + 1;
+    }
+    o->offline = mask;
+}
+
 static bool key_is(const char *k, size_t klen, const char *name)
 {
     return strlen(name) == klen && !memcmp(k, name, klen);
@@ -202,6 +223,8 @@ static void parse_option(struct boot_options *o, const char *tok, size_t len)
         parse_exit(o, v, vlen);
     } else if (key_is(tok, klen, "upcall")) {
         parse_upcall(o, v, vlen);
+    } else if (key_is(tok, klen, "offline")) {
+        parse_offline(o, v, vlen);
     } else {
         add_diag(o, false, "unknown option ignored:", tok, len);
     }

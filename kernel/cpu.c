@@ -103,18 +103,33 @@ static bool wait_online(unsigned int cpu)
     return true;
 }
 
+/* Set once the boot bring-up is done (mutant D acts after it only). */
+static bool smp_booted;
+
 int cpu_up(unsigned int cpu)
 {
     enum cpu_state s = cpu_state(cpu);
+#ifdef BUG_D_BIND_UNDER_ALLOC_LOCK
+    /* Mutant D: the historic guest bound its per-vCPU irqs inside the
+     * locked bring-up step.  Boot keeps PREPARE, so the kernel reaches
+     * the self-tests and the regress case catches the run-time online. */
+    bool bind_locked = smp_booted;
+#else
+    bool bind_locked = false;
+#endif
     long rc;
 
     if (cpu == 0 || cpu >= domain_vcpus || (s != CPU_OFFLINE && s != CPU_DEAD))
         return -XEN_EINVAL;
 
-    /* PREPARE: outside the allocation lock, may allocate (bug D). */
+    /* PREPARE: outside the allocation lock, may allocate (bug D).  An
+     * earlier offline that failed half-way may have left per-vCPU irqs
+     * bound: free them first. */
     cpu_set_state(cpu, CPU_PREPARING);
+    if (percpu_area[cpu].virq_to_irq[VIRQ_TIMER] >= 0)
+        events_dead_cpu(cpu);
     rc = vcpu_info_setup(cpu);
-    if (!rc)
+    if (!rc && !bind_locked)
         rc = events_prepare_cpu(cpu);
     if (rc) {
         cpu_set_state(cpu, CPU_OFFLINE);
@@ -124,7 +139,10 @@ int cpu_up(unsigned int cpu)
     /* BRINGUP: allocation lock held; the vCPU allocates nothing. */
     mutex_lock(&irq_alloc_lock);
     cpu_set_state(cpu, CPU_BOOTING);
-    rc = arch_vcpu_start(cpu);
+    if (bind_locked)
+        rc = events_prepare_cpu(cpu);   /* mutant D only */
+    if (!rc)
+        rc = arch_vcpu_start(cpu);
     if (!rc && !wait_online(cpu))
         rc = -XEN_ETIMEDOUT;
     mutex_unlock(&irq_alloc_lock);
@@ -149,5 +167,6 @@ void smp_init(void)
     domain_vcpus = n ? n : 1;
     for (unsigned int cpu = 1; cpu < domain_vcpus; cpu++)
         up += cpu_up(cpu) == 0;
+    smp_booted = true;
     pr_info("smp: %u of %u vCPUs online\n", up, domain_vcpus);
 }

@@ -14,6 +14,7 @@
  * lock (synchronize_irq), so every change is an atomic read-modify-write.
  */
 #include <xenith/irq.h>
+#include <xenith/cpu.h>
 #include <xenith/mm.h>
 #include <xenith/mutex.h>
 #include <xenith/panic.h>
@@ -216,17 +217,22 @@ void enable_irq(int irq)
     spin_unlock_irqrestore(&d->lock, f);
 }
 
+/* A hot path: no desc->lock (bug E).  The chip serialises the EOI with
+ * masking and affinity moves under its own, innermost, lock. */
 void irq_eoi(int irq)
 {
     struct irq_desc *d = irq_to_desc(irq);
-    unsigned long f;
 
     BUG_ON(!d || d->flow != IRQ_FLOW_LATE_EOI);
-    f = spin_lock_irqsave(&d->lock);
     d->chip->eoi(d);
-    spin_unlock_irqrestore(&d->lock, f);
 }
 
+/*
+ * The target must be online, checked under desc->lock: cpu_down marks a
+ * vCPU dying before it walks the table taking each desc->lock, so either
+ * this move completes first and the walk moves the irq off again, or this
+ * sees the vCPU dying and refuses.  No irq ends on a dead vCPU.
+ */
 int irq_set_affinity(int irq, unsigned int cpu)
 {
     struct irq_desc *d = irq_to_desc(irq);
@@ -238,9 +244,38 @@ int irq_set_affinity(int irq, unsigned int cpu)
     if (d->flow == IRQ_FLOW_PERCPU)
         return -XEN_EINVAL;             /* pinned forever */
     f = spin_lock_irqsave(&d->lock);
-    rc = d->chip->set_affinity(d, cpu);
+    rc = cpu_online(cpu) ? d->chip->set_affinity(d, cpu) : -XEN_EINVAL;
     spin_unlock_irqrestore(&d->lock, f);
     return rc;
+}
+
+/*
+ * Hotplug (kernel/cpu_hotplug.c), with the allocation lock held so that no
+ * descriptor is freed under the walk (bug D): move every irq that targets
+ * the dying vCPU to vCPU `to`.  Per-vCPU irqs stay; DEAD unbinds them.
+ * An irq with no port (being unbound, or a PIRQ not started) just gets
+ * the new target, which its next startup uses.  Returns how many moved.
+ */
+unsigned int irq_move_all_off(unsigned int dying, unsigned int to)
+{
+    unsigned int moved = 0;
+
+    BUG_ON(!mutex_held(&irq_alloc_lock));
+    for (int irq = 0; irq < NR_IRQS; irq++) {
+        struct irq_desc *d = irq_descs[irq];
+        unsigned long f;
+
+        if (!d || d->flow == IRQ_FLOW_PERCPU)
+            continue;
+        f = spin_lock_irqsave(&d->lock);
+        if (irq_target_cpu(d) == dying) {
+            if (d->chip->set_affinity(d, to))
+                __atomic_store_n(&d->target_cpu, to, __ATOMIC_RELEASE);
+            moved++;
+        }
+        spin_unlock_irqrestore(&d->lock, f);
+    }
+    return moved;
 }
 
 /* Per-vCPU flow: only its own vCPU ever runs it, so no lock; INPROGRESS

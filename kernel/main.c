@@ -72,6 +72,23 @@ static void boot_cpu_online(void)
     irq_enable();
 }
 
+/* offline=LIST: through the run-time hotplug path, as a test would. */
+static void offline_requested(void)
+{
+    for (unsigned int cpu = 1; cpu < 64; cpu++) {
+        int rc;
+
+        if (!(boot_options.offline & (1ull << cpu)))
+            continue;
+        rc = cpu_down(cpu);
+        if (rc)
+            pr_err("hotplug: offline=%u: %d%s\n", cpu, rc,
+                   cpu >= smp_domain_vcpus() ? " (no such vCPU)" : "");
+        else
+            pr_info("hotplug: vCPU%u offline (offline=)\n", cpu);
+    }
+}
+
 void kernel_main(paddr_t start_info_pa)
 {
     struct stack stacks[NR_STACKS];
@@ -98,6 +115,7 @@ void kernel_main(paddr_t start_info_pa)
     events_init();
     boot_cpu_online();
     smp_init();
+    offline_requested();
 
     ready_tsc = rdtsc();
     ready_hypercalls = hypercall_total();

@@ -4,7 +4,7 @@
  * (a reader/writer lock there deadlocked Linux: CVE-2023-34324).  So a
  * descriptor or irq_info that was reachable may still be in use by an
  * upcall loop on another vCPU after its mapping is cleared; it is freed
- * only after grace_wait(): every online vCPU has been seen outside the
+ * only after grace_wait(): every vCPU has been seen outside the
  * loop since the mapping was cleared.
  *
  * Each vCPU's upcall_seq is odd while it is inside the loop; only that
@@ -33,7 +33,9 @@ void grace_wait(void)
 
     /* The caller's clearing store must be visible before we sample. */
     smp_mb();
-    for_each_online_cpu(cpu) {
+    /* Every vCPU, not only the online ones: a dying vCPU still takes
+     * upcalls until it parks (and a parked one's sequence is even). */
+    for (cpu = 0; cpu < smp_domain_vcpus(); cpu++) {
         uint64_t *seq = &percpu_area[cpu].upcall_seq;
         uint64_t s = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
 

@@ -172,8 +172,11 @@ void cpu_idle_loop(void)
 
     for (;;) {
         idle_run_work();
+        if (__atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE))
+            cpu_die_self();             /* hotplug: returns if cancelled */
         irq_disable();
-        if (__atomic_load_n(&pc->work, __ATOMIC_ACQUIRE))
+        if (__atomic_load_n(&pc->work, __ATOMIC_ACQUIRE) ||
+            __atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE) == 1)
             irq_enable();
         else
             safe_halt();                /* woken by any event */

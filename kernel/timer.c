@@ -26,6 +26,8 @@ static void program(struct percpu *pc, uint64_t now)
     struct vcpu_set_singleshot_timer t;
     long rc;
 
+    if (pc->timer_quiet && !pc->timers)
+        return;                         /* no tick wanted, nothing due */
     if (pc->timers && pc->timers->expires < next)
         next = pc->timers->expires;
     if (next <= now)
@@ -55,7 +57,34 @@ void timer_cpu_start(void)
                 pc->cpu_id, rc);
     f = spin_lock_irqsave(&pc->timer_lock);
     pc->timer_programmed = 0;
+    pc->timer_quiet = false;            /* back from hotplug: tick again */
     program(pc, time_now_ns());
+    spin_unlock_irqrestore(&pc->timer_lock, f);
+}
+
+/*
+ * Stop this vCPU's housekeeping tick (its own timers still fire): for a
+ * vCPU about to go down, and for tests that must know nothing but the
+ * event they wait for can wake a vCPU sleeping in SCHEDOP_poll.  Another
+ * vCPU's tick still runs the self-test watchdog.
+ */
+void timer_quiet_self(bool quiet)
+{
+    struct percpu *pc = this_cpu();
+    unsigned long f = spin_lock_irqsave(&pc->timer_lock);
+    long rc;
+
+    pc->timer_quiet = quiet;
+    if (quiet && !pc->timers) {
+        rc = hyp_vcpu_op(VCPUOP_stop_singleshot_timer, pc->cpu_id, NULL);
+        if (rc)
+            panic("timer: VCPUOP_stop_singleshot_timer on vCPU%u: %ld",
+                  pc->cpu_id, rc);
+        pc->timer_programmed = 0;
+    } else if (!quiet) {
+        pc->timer_programmed = 0;
+        program(pc, time_now_ns());
+    }
     spin_unlock_irqrestore(&pc->timer_lock, f);
 }
 

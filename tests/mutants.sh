@@ -14,10 +14,11 @@ SMP=2
 caught=0
 missed=0
 
-# mutant LETTER CASE WHY_REGEX...  (every regex must match the log)
+# mutant LETTER CASE OUTCOME WHY_REGEX...  (OUTCOME: FAIL, or PANIC when an
+# assertion is what catches the bug; every regex must match the log)
 mutant() {
-    letter=$1 case=$2
-    shift 2
+    letter=$1 case=$2 outcome=$3
+    shift 3
     greps=""
     for why in "$@"; do greps="$greps --grep '$why'"; done
     lower=$(echo "$letter" | tr A-Z a-z)
@@ -36,11 +37,12 @@ mutant() {
         missed=$((missed + 1))
         return
     fi
-    # The mutant must fail it, reported by the kernel (FAIL verdict, not a
-    # harness timeout), with the diagnosis the case prints for this bug.
+    # The mutant must fail it, reported by the kernel (a FAIL verdict, or
+    # the panic of an assertion that names the bug; never a harness
+    # timeout), with the diagnosis the case prints for this bug.
     if eval "$RUN --elf $elf --vcpus $VCPUS --smp $SMP --timeout 60 \
          --name mutant-$lower --cmdline selftest=$case \
-         --expect FAIL $greps" >/dev/null; then
+         --expect $outcome $greps" >/dev/null; then
         echo "mutant $letter caught by $case"
         caught=$((caught + 1))
     else
@@ -50,9 +52,15 @@ mutant() {
 }
 
 make -s >/dev/null || exit 1
-mutant A regress.unbind_vs_handler "deadlock \\(bug A\\)"
+mutant A regress.unbind_vs_handler FAIL "deadlock \\(bug A\\)"
 # B is caught twice: scenario 4 (interdomain unbind) and 3 (PIRQ shutdown).
-mutant B regress.close_after_unmap "mapping was wiped \\(bug B\\)" \
+mutant B regress.close_after_unmap FAIL "mapping was wiped \\(bug B\\)" \
     "FAIL .*scenario_interdomain" "FAIL .*scenario_pirq"
+mutant C regress.kick_all_waiters FAIL "livelock \\(bug C\\)"
+# D: the bind's assertion fires inside the case (a panic attributed to it).
+mutant D regress.hotplug_alloc_lock PANIC \
+    "under the hotplug allocation lock \\(bug D\\)" \
+    "not ok 1 hotplug_alloc_lock # panic"
+mutant E regress.affinity_no_inversion FAIL "deadlock \\(bug E\\)"
 echo "mutants: $caught caught, $missed not caught"
 [ "$missed" -eq 0 ]

@@ -106,3 +106,27 @@ long arch_vcpu_start(unsigned int cpu)
     }
     return hyp_vcpu_op(VCPUOP_up, cpu, NULL);
 }
+
+/*
+ * Hotplug: this vCPU goes down (VCPUOP_down on itself, interrupts off).
+ * Xen parks it inside the hypercall; VCPUOP_up later returns from it, and
+ * the vCPU starts its bring-up path over on a fresh stack, as at first
+ * boot: nothing of the old call chain (the idle loop) is resumed.
+ */
+void arch_vcpu_park(void)
+{
+    unsigned int cpu = smp_processor_id();
+    struct stack stacks[NR_STACKS];
+    long rc = hyp_vcpu_op(VCPUOP_down, cpu, NULL);
+
+    if (rc)
+        panic("hotplug: VCPUOP_down on vCPU%u failed: %ld", cpu, rc);
+    ap_stack_table(cpu, stacks);
+    __asm__ __volatile__("mov %0, %%rsp\n\t"
+                         "xor %%ebp, %%ebp\n\t"
+                         "call ap_main\n\t"
+                         "ud2"
+                         :: "r"(stacks[STACK_KERNEL].top), "D"(cpu)
+                         : "memory");
+    __builtin_unreachable();
+}

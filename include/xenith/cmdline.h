@@ -35,6 +35,7 @@ struct boot_options {
     unsigned int console;       /* CONSOLE_* sinks */
     enum exit_mode exit;
     enum upcall_mode upcall;
+    uint64_t offline;           /* vCPUs to take offline after boot */
     unsigned int nr_errors, nr_warnings;
     unsigned int nr_diags;      /* stored diagnostics, <= CMDLINE_MAX_DIAGS */
     struct cmdline_diag diags[CMDLINE_MAX_DIAGS];

@@ -9,13 +9,15 @@
  *            (per-vCPU irqs: timer, IPIs), outside the allocation lock.
  * BOOTING:   VCPUOP_up issued; the vCPU loads its tables and reports.
  * ONLINE:    takes events, runs work, counts for grace periods.
- * DYING:     its irqs are being moved away (hotplug issue).
+ * DYING:     its irqs are being moved away (kernel/cpu_hotplug.c).
  * DEAD:      VCPUOP_down done; its per-vCPU irqs are unbound next.
  */
 #ifndef XENITH_CPU_H
 #define XENITH_CPU_H
 
 #include <xenith/types.h>
+
+struct mutex;
 
 enum cpu_state {
     CPU_OFFLINE,
@@ -30,6 +32,16 @@ const char *cpu_state_name(enum cpu_state s);
 enum cpu_state cpu_state(unsigned int cpu);
 void cpu_set_state(unsigned int cpu, enum cpu_state s);
 bool cpu_online(unsigned int cpu);
+
+/* kernel/cpu.c: bring vCPU cpu up (boot, and again after cpu_down). */
+int cpu_up(unsigned int cpu);
+/* kernel/cpu_hotplug.c: run-time offline / online of vCPU cpu > 0, from
+ * thread context on another vCPU.  0 or -errno. */
+int cpu_down(unsigned int cpu);
+int cpu_online_again(unsigned int cpu);
+/* The dying vCPU's part, from its idle loop. */
+void cpu_die_self(void);
+extern struct mutex hotplug_lock;
 
 /* Online vCPUs, for loops that must visit each: cpu is the variable. */
 #define for_each_online_cpu(cpu)                                            \

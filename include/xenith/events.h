@@ -51,6 +51,8 @@ void ipi_send(unsigned int cpu, enum ipi ipi);
 
 /* Counters for tests and benchmarks. */
 uint64_t evtchn_spurious_total(void);
+/* Late EOIs that unmasked a port its target vCPU did not own (want 0). */
+extern unsigned int evtchn_misrouted;
 bool events_per_vcpu_vector(void);
 
 /* Low-level port state, for tests that poke a port on purpose. */
@@ -58,6 +60,9 @@ void evtchn_port_mask(evtchn_port_t port);
 void evtchn_port_unmask(evtchn_port_t port);
 bool evtchn_port_pending(evtchn_port_t port);
 bool evtchn_port_masked(evtchn_port_t port);
+/* For the pv-spinlock kicker, which is polled, never delivered. */
+void evtchn_port_clear_pending(evtchn_port_t port);
+void evtchn_port_set_pending(evtchn_port_t port);
 /* Raise irq's port as Xen would (pending, then delivered through
  * EVTCHNOP_unmask unless a mask reason holds it): for ports Xen cannot be
  * asked to raise, such as a PIRQ with no device behind it. */

@@ -70,6 +70,8 @@ int irq_alloc(const struct irq_chip *chip, void *chip_data,
 void irq_free(int irq);
 struct irq_desc *irq_to_desc(int irq);
 unsigned int irq_nr_allocated(void);
+/* Hotplug, allocation lock held: move every irq off vCPU dying. */
+unsigned int irq_move_all_off(unsigned int dying, unsigned int to);
 
 int request_irq(int irq, irq_handler_t h, void *data, const char *name);
 /* Remove the action, shut the chip down, wait until no vCPU runs it. */

@@ -38,6 +38,7 @@ enum {
 enum ipi {
     IPI_CALL,                   /* run queued cross-vCPU calls; wake idle */
     IPI_TEST,                   /* bound and unbound by self-tests only */
+    IPI_KICK,                   /* pv-spinlock kicker: polled, never delivered */
     NR_IPIS
 };
 
@@ -52,6 +53,7 @@ struct percpu {
     unsigned int cpu_id;        /* Xen's vcpu_id */
     uint32_t apic_id;
     enum cpu_state state;       /* kernel/cpu.c; atomic */
+    int die_request;            /* kernel/cpu_hotplug.c; atomic */
     uint64_t gdt[5];            /* null, kcode, kdata, tss (2 slots) */
     struct tss tss;
     struct stack stacks[NR_STACKS];
@@ -67,6 +69,18 @@ struct percpu {
     int ipi_to_irq[NR_IPIS];
     uint64_t upcalls, events, spurious;
 
+    /* lock/pvlock.c.  wait_lock/wait_want: the lock and ticket this vCPU
+     * sleeps on (NULL = none; written only by this vCPU, read by
+     * unlockers).  kicker_port: its IPI_KICK port, 0 until PREPARE bound
+     * it and again from DEAD on.  kick_depth/kick_seq: inside an unlock's
+     * kick loop (seq odd), for the DEAD step's grace period. */
+    void *wait_lock;
+    uint16_t wait_want;
+    uint32_t kicker_port;        /* an evtchn_port_t */
+    uint32_t kick_depth;
+    uint64_t kick_seq;
+    uint64_t pv_polls, pv_kicks_sent, pv_kick_errors;
+
     /* kernel/smp_call.c.  call_lock: leaf, irqs off; protects both lists. */
     spinlock_t call_lock;
     struct smp_call *calls;     /* run in the IPI handler */
@@ -76,6 +90,7 @@ struct percpu {
     spinlock_t timer_lock;
     struct timer *timers;       /* sorted by expiry */
     uint64_t timer_programmed;  /* deadline given to Xen, 0 = none */
+    bool timer_quiet;           /* no housekeeping tick (timer_quiet_self) */
 } __aligned(64);
 
 extern struct percpu percpu_area[MAX_VCPUS];

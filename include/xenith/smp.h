@@ -20,6 +20,7 @@ int cpu_up(unsigned int cpu);
 /* arch/x86/smp.c */
 bool smp_stack_guard(paddr_t pa);
 long arch_vcpu_start(unsigned int cpu);
+void arch_vcpu_park(void) __noreturn;
 /* kernel/idle.c: what an online vCPU does when it has nothing to do. */
 void cpu_idle_loop(void) __noreturn;
 void idle_run_work(void);

@@ -33,5 +33,7 @@ void sleep_ns(uint64_t ns);
 static inline void msleep(unsigned int ms) { sleep_ns(ms * NSEC_PER_MSEC); }
 /* VIRQ_TIMER interrupts taken on this vCPU (tests). */
 uint64_t timer_ticks(unsigned int cpu);
+/* Stop (true) or restart this vCPU's housekeeping tick. */
+void timer_quiet_self(bool quiet);
 
 #endif

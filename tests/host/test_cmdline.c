@@ -51,6 +51,11 @@ static const struct case_ cases[] = {
     { "upcall=auto upcall=callback", 0, 0, 0 },
     { "upcall=vector", 1, 0, 0 },
     { "upcall=", 1, 0, 0 },
+    { "offline=1,3,63", 0, 0, 0 },
+    { "offline=0", 1, 0, 0 },
+    { "offline=64", 1, 0, 0 },
+    { "offline=2,", 1, 0, 0 },
+    { "offline=", 1, 0, 0 },
     { "=", 0, 1, 0 },
     { "=====", 0, 1, 0 },
     { "nosmp foo=bar", 0, 2, 0 },
@@ -103,7 +108,7 @@ static void fuzz(unsigned int rounds)
 {
     static const char *frags[] = {
         "selftest=", "iterations=", "loglevel=", "console=", "exit=", "upcall=",
-        "callback",
+        "callback", "offline=",
         "all", "none", ",", "=", " ", "\t", "*", "?", ".", "xen", "e9",
         "qemu", "0x", "9", "99999999999999999999", "\xff", "\x01", "boot",
     };

@@ -11,11 +11,16 @@
 #include <xenith/evtdev.h>
 #include <xenith/inject.h>
 #include <xenith/percpu.h>
+#include <xenith/pvlock.h>
+#include <xenith/cpu.h>
+#include <xenith/irq.h>
 #include <xenith/smp.h>
 #include <xenith/time.h>
+#include <xenith/timer.h>
 #include <xenith/x86.h>
 
 #include "evtchn_util.h"
+#include "spin_util.h"
 
 DECLARE_INJECT(evtdev_handler);
 DECLARE_INJECT(unbind_after_shutdown);
@@ -227,5 +232,259 @@ SELFTEST(regress, close_after_unmap, .min_vcpus = 2)
     CHECK(scenario_interdomain(z));     /* scenario 4 */
     CHECK(scenario_pirq(z));            /* scenario 3 */
     unbind(z_irq);
+    return TEST_RESULT();
+}
+
+/*
+ * Bug C (scenario 6): vCPU0 holds L.  vCPU2 queues on L first and sleeps
+ * in poll; vCPU1 queues behind it, interrupts on, and is interrupted: its
+ * handler spins on a flag that vCPU2 sets only once it has taken L.  The
+ * unlock must kick every waiter: vCPU2 then takes L and sets the flag,
+ * vCPU1's handler returns, and vCPU1 takes L in turn.  The historic unlock
+ * kicked only the first waiter (vCPU1, the lowest), which was busy in its
+ * handler: vCPU2 slept on a free lock and neither vCPU progressed.
+ */
+static spinlock_t kick_l = SPINLOCK_INIT;
+static int kick_flag, kick_in_handler, kick_handler_saw_flag;
+
+static void kick_handler(int irq, void *data)
+{
+    uint64_t until = time_now_ns() + 3 * NSEC_PER_SEC;     /* own bound */
+
+    __atomic_store_n(&kick_in_handler, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&kick_flag, __ATOMIC_ACQUIRE) &&
+           time_now_ns() < until)
+        cpu_relax();
+    kick_handler_saw_flag = __atomic_load_n(&kick_flag, __ATOMIC_ACQUIRE);
+}
+
+/* Under HVM any event for a vCPU ends its poll, so vCPU2's own 100 ms
+ * tick would rescue it from a missed kick (a stall, not a livelock):
+ * silence it, so that only a kick can wake vCPU2, as with the historic
+ * PV guest polling with events masked. */
+static void kick_c_work(void *arg)
+{
+    timer_quiet_self(true);
+    spin_lock(&kick_l);
+    __atomic_store_n(&kick_flag, 1, __ATOMIC_RELEASE);
+    spin_unlock(&kick_l);
+    timer_quiet_self(false);
+}
+
+static void kick_b_work(void *arg)
+{
+    spin_lock(&kick_l);                 /* interrupts on */
+    spin_unlock(&kick_l);
+}
+
+SELFTEST(regress, kick_all_waiters, .min_vcpus = 3)
+{
+    struct evt_action a = { .handler = kick_handler, .name = "kick-test" };
+    struct cpu_work wb, wc;
+    int irq;
+
+    kick_flag = kick_in_handler = kick_handler_saw_flag = 0;
+    irq = bind_ipi(IPI_TEST, 1, &a);
+    REQUIRE(irq >= 0);
+    spin_threshold_set(16);
+    spin_lock(&kick_l);
+    CHECK(smp_work_queue(2, &wc, kick_c_work, NULL) == 0);
+    CHECK(wait_until_waiting(2, &kick_l, NSEC_PER_SEC));
+    CHECK(smp_work_queue(1, &wb, kick_b_work, NULL) == 0);
+    CHECK(wait_until_waiting(1, &kick_l, NSEC_PER_SEC));
+    ipi_send(1, IPI_TEST);
+    CHECK(wait_flag(&kick_in_handler));
+    spin_unlock(&kick_l);
+
+    if (!smp_work_wait(&wc, DEADLOCK_NS)) {
+        test_diag("livelock (bug C): L is free but vCPU2 slept %lu ms "
+                  "unkicked while vCPU1 spun in its handler",
+                  DEADLOCK_NS / NSEC_PER_MSEC);
+        spin_kick(2);                   /* recover: the kick it missed */
+        CHECK(smp_work_wait(&wc, NSEC_PER_SEC));
+        test_fail_at(__FILE__, __LINE__, "unlock did not kick every waiter");
+    }
+    CHECK(smp_work_wait(&wb, DEADLOCK_NS));
+    CHECK(kick_handler_saw_flag);
+    spin_threshold_set(PVLOCK_SPIN_DEFAULT);
+    unbind(irq);
+    return TEST_RESULT();
+}
+
+/*
+ * Bug D (scenarios 9 and 10).  9: vCPU2 is brought back online; its timer
+ * VIRQ, IPIs and kicker are bound in PREPARE, outside the allocation
+ * lock (binding under it asserts: the historic guest bound them in the
+ * locked step and deadlocked).  10: while vCPU1 offlines vCPU2 and holds
+ * the allocation lock (held after moving irqs), vCPU3 unbinds an
+ * interdomain irq that targeted vCPU2: its final free must wait for the
+ * lock, and afterwards the irq is gone, nothing leaked, nothing stale.
+ */
+DECLARE_INJECT(hotplug_after_move);
+
+struct down_work_arg {
+    unsigned int cpu;
+    int rc;
+};
+
+static void cpu_down_work(void *arg)
+{
+    struct down_work_arg *a = arg;
+
+    a->rc = cpu_down(a->cpu);
+}
+
+SELFTEST(regress, hotplug_alloc_lock, .min_vcpus = 4)
+{
+    struct counter c = { 0 };
+    struct down_work_arg da = { .cpu = 2, .rc = 1 };
+    struct cpu_work wd, wu;
+    struct loopback lo;
+    unsigned int descs;
+    int irq;
+
+    /* Scenario 9. */
+    REQUIRE(cpu_down(2) == 0);
+    CHECK(cpu_online_again(2) == 0);
+    CHECK(percpu_area[2].virq_to_irq[VIRQ_TIMER] >= 0 &&
+          percpu_area[2].kicker_port != 0);
+
+    /* Scenario 10. */
+    REQUIRE(loopback_open(&lo, count_handler_util, &c, count_handler_util,
+                          &c) == 0);
+    CHECK(irq_set_affinity(lo.irq_a, 2) == 0);
+    irq = lo.irq_a;
+    descs = irq_nr_allocated();
+    inject_arm(&inject_hotplug_after_move, 2);
+    CHECK(smp_work_queue(1, &wd, cpu_down_work, &da) == 0);
+    if (!inject_wait_held(&inject_hotplug_after_move, HOLD_NS)) {
+        inject_disarm(&inject_hotplug_after_move);
+        test_diag("vCPU1 never reached hotplug.after_move");
+    } else {
+        CHECK(irq_target_cpu(irq_to_desc(irq)) == 0);   /* moved already */
+        CHECK(smp_work_queue(3, &wu, unbind_irq_work, &lo.irq_a) == 0);
+        mdelay(100);
+        /* The unbind is stuck at its final free, behind the lock. */
+        CHECK(!smp_work_done(&wu));
+        CHECK(irq_nr_allocated() == descs);
+        inject_release(&inject_hotplug_after_move);
+        CHECK(smp_work_wait(&wu, DEADLOCK_NS));
+        lo.irq_a = -1;
+    }
+    if (!smp_work_wait(&wd, 3 * DEADLOCK_NS)) {
+        test_diag("deadlock (bug D): the offline of vCPU2 did not finish");
+        test_abort_run("vCPU1 is stuck in cpu_down");
+        return TEST_FAIL;
+    }
+    CHECK(da.rc == 0);
+    CHECK(irq_to_desc(irq) == NULL);
+    CHECK(evtchn_oracle_check() == 0);
+    CHECK(cpu_online_again(2) == 0);
+    /* vCPU2's own irqs are back; the unbound one is gone for good. */
+    CHECK(irq_nr_allocated() == descs - 1);
+    loopback_close(&lo);
+    return TEST_RESULT();
+}
+
+/*
+ * Bug E (scenario 11).  vCPU1 runs the late-EOI path of an irq and is
+ * held there with info->lock taken; vCPU2 calls set_affinity on the same
+ * irq, takes desc->lock and waits for info->lock.  When vCPU1 goes on it
+ * reads the target with an atomic load and both finish.  The historic
+ * path read the target under desc->lock: vCPU1 waits for vCPU2, which
+ * waits for vCPU1.  Then the two paths race freely for a while.
+ */
+DECLARE_INJECT(eoi_info_locked);
+
+struct eoi_arg {
+    int irq;
+    int stop;                   /* atomic */
+    unsigned int n;
+};
+
+static void eoi_once_work(void *arg)
+{
+    struct eoi_arg *e = arg;
+
+    irq_eoi(e->irq);
+}
+
+static void eoi_loop_work(void *arg)
+{
+    struct eoi_arg *e = arg;
+
+    while (!__atomic_load_n(&e->stop, __ATOMIC_ACQUIRE)) {
+        irq_eoi(e->irq);
+        e->n++;
+    }
+}
+
+struct move_arg {
+    int irq;
+    unsigned int to, n;
+    int rc;
+};
+
+static void move_work(void *arg)
+{
+    struct move_arg *m = arg;
+
+    for (unsigned int i = 0; i < m->n; i++)
+        m->rc |= irq_set_affinity(m->irq, i % 2 ? m->to : 0);
+}
+
+SELFTEST(regress, affinity_no_inversion, .min_vcpus = 3)
+{
+    struct counter c = { 0 };
+    struct evt_action a = { .handler = count_handler_util, .data = &c,
+                            .name = "late", .late_eoi = true };
+    struct eoi_arg e = { 0 };
+    struct move_arg m = { .to = 1, .n = 1 };
+    struct cpu_work w1, w2;
+    evtchn_port_t port;
+    int irq;
+
+    REQUIRE(evtchn_alloc_unbound(DOMID_SELF, &port) == 0);
+    irq = bind_evtchn(port, &a);
+    if (irq < 0) {
+        (void)evtchn_close(port);
+        REQUIRE(irq >= 0);
+    }
+    e.irq = m.irq = irq;
+    inject_arm(&inject_eoi_info_locked, port);
+    CHECK(smp_work_queue(1, &w1, eoi_once_work, &e) == 0);
+    if (!inject_wait_held(&inject_eoi_info_locked, HOLD_NS)) {
+        inject_disarm(&inject_eoi_info_locked);
+        test_diag("vCPU1 never reached eoi.info_locked");
+    } else {
+        CHECK(smp_work_queue(2, &w2, move_work, &m) == 0);
+        mdelay(50);                     /* vCPU2 now waits for info->lock */
+        inject_release(&inject_eoi_info_locked);
+        if (!smp_work_wait(&w1, DEADLOCK_NS) ||
+            !smp_work_wait(&w2, DEADLOCK_NS)) {
+            test_diag("deadlock (bug E): the EOI on vCPU1 and set_affinity "
+                      "on vCPU2 did not finish within %lu ms",
+                      DEADLOCK_NS / NSEC_PER_MSEC);
+            test_abort_run("vCPU1 and vCPU2 are deadlocked (bug E)");
+            return TEST_FAIL;
+        }
+        CHECK(m.rc == 0);
+    }
+
+    /* The free race: EOIs on vCPU1 against moves on vCPU2. */
+    m = (struct move_arg){ .irq = irq, .to = 1, .n = 300 };
+    CHECK(smp_work_queue(1, &w1, eoi_loop_work, &e) == 0);
+    CHECK(smp_work_queue(2, &w2, move_work, &m) == 0);
+    if (!smp_work_wait(&w2, 4 * DEADLOCK_NS)) {
+        test_diag("deadlock (bug E) while racing EOIs and moves");
+        test_abort_run("vCPUs deadlocked (bug E)");
+        return TEST_FAIL;
+    }
+    __atomic_store_n(&e.stop, 1, __ATOMIC_RELEASE);
+    CHECK(smp_work_wait(&w1, DEADLOCK_NS));
+    test_diag("%u EOIs raced 300 affinity moves", e.n);
+    CHECK(m.rc == 0);
+    CHECK(evtchn_oracle_check() == 0);
+    unbind(irq);
     return TEST_RESULT();
 }

@@ -1,0 +1,359 @@
+/*
+ * vCPU hotplug (kernel/cpu_hotplug.c): offline and online at run time,
+ * irqs following a dying vCPU, its per-vCPU irqs unbound in DEAD and
+ * bound again in PREPARE, and pv-spinlock kickers of dying vCPUs
+ * (concurrency.md scenario 17).  Every case brings back what it took
+ * down; the runner's leak checks then find every port and descriptor
+ * where it was.
+ */
+#include <xenith/selftest.h>
+#include <xenith/cpu.h>
+#include <xenith/events.h>
+#include <xenith/evtchn.h>
+#include <xenith/hypercall.h>
+#include <xenith/percpu.h>
+#include <xenith/pvlock.h>
+#include <xenith/smp.h>
+#include <xenith/string.h>
+#include <xenith/time.h>
+#include <xenith/timer.h>
+#include <xenith/x86.h>
+#include <xen/errno.h>
+
+#include "evtchn_util.h"
+#include "spin_util.h"
+
+static void whoami(void *arg)
+{
+    *(unsigned int *)arg = smp_processor_id();
+}
+
+/* Runs on cpu over an IPI and answers: the vCPU is really there. */
+static bool answers(unsigned int cpu)
+{
+    unsigned int who = ~0u;
+
+    return smp_call_on(cpu, whoami, &who, true) == 0 && who == cpu;
+}
+
+/* The highest online vCPU that is not this one (offline= may have taken
+ * some down). */
+static unsigned int last_vcpu(void)
+{
+    for (unsigned int cpu = smp_domain_vcpus() - 1; cpu > 0; cpu--)
+        if (cpu_online(cpu) && cpu != smp_processor_id())
+            return cpu;
+    return 0;
+}
+
+SELFTEST(hotplug, offline_online_each, .min_vcpus = 2)
+{
+    unsigned int n = smp_nr_vcpus(), me = smp_processor_id();
+
+    for (unsigned int cpu = 1; cpu < smp_domain_vcpus(); cpu++) {
+        if (cpu == me || !cpu_online(cpu))
+            continue;
+        CHECK(cpu_down(cpu) == 0);
+        CHECK(cpu_state(cpu) == CPU_OFFLINE);
+        CHECK(hyp_vcpu_op(VCPUOP_is_up, cpu, NULL) == 0);
+        CHECK(smp_nr_vcpus() == n - 1);
+        CHECK(smp_call_on(cpu, whoami, NULL, true) == -XEN_EINVAL);
+        CHECK(cpu_down(cpu) == -XEN_EINVAL);    /* already offline */
+        CHECK(cpu_online_again(cpu) == 0);
+        CHECK(cpu_online(cpu) && smp_nr_vcpus() == n);
+        CHECK(answers(cpu));
+    }
+    CHECK(cpu_down(0) == -XEN_EINVAL);
+    CHECK(cpu_down(me) != 0);
+    return TEST_RESULT();
+}
+
+SELFTEST(hotplug, cycle_100, .min_vcpus = 2, .timeout_ms = 60000)
+{
+    unsigned int cpu = last_vcpu();
+    uint64_t t0 = time_now_ns();
+    int i;
+
+    for (i = 0; i < 100 && !test_failed(); i++) {
+        CHECK(cpu_down(cpu) == 0);
+        CHECK(cpu_online_again(cpu) == 0);
+    }
+    CHECK(answers(cpu));
+    test_diag("%d offline+online cycles of vCPU%u, %lu us each", i, cpu,
+              (unsigned long)((time_now_ns() - t0) / 1000 / (i ? i : 1)));
+    return TEST_RESULT();
+}
+
+/* An interdomain irq on vCPU k moves to vCPU0 when k goes down and keeps
+ * delivering there; after k is back it can move to k again. */
+SELFTEST(hotplug, irqs_follow, .min_vcpus = 2)
+{
+    struct counter c = { 0 };
+    unsigned int k = last_vcpu();
+    struct loopback lo;
+
+    REQUIRE(loopback_open(&lo, count_handler_util, &c, count_handler_util,
+                          &c) == 0);
+    mdelay(20);                         /* Xen's bind-time raise */
+    c.hits = 0;
+    CHECK(irq_set_affinity(lo.irq_a, k) == 0);
+    CHECK(evtchn_send(lo.port_b) == 0);
+    CHECK(wait_hits(&c, 1) && c.last_cpu == k);
+
+    CHECK(cpu_down(k) == 0);
+    CHECK(irq_target_cpu(irq_to_desc(lo.irq_a)) == 0);
+    CHECK(irq_set_affinity(lo.irq_a, k) == -XEN_EINVAL);  /* k is dead */
+    CHECK(evtchn_send(lo.port_b) == 0);
+    CHECK(wait_hits(&c, 2) && c.last_cpu == 0);
+    CHECK(evtchn_oracle_check() == 0);
+
+    CHECK(cpu_online_again(k) == 0);
+    CHECK(irq_set_affinity(lo.irq_a, k) == 0);
+    CHECK(evtchn_send(lo.port_b) == 0);
+    CHECK(wait_hits(&c, 3) && c.last_cpu == k);
+    loopback_close(&lo);
+    return TEST_RESULT();
+}
+
+/* DEAD unbinds k's timer VIRQ, IPIs and kicker (their ports close in
+ * Xen); PREPARE binds new ones, and they work. */
+SELFTEST(hotplug, per_vcpu_irqs_rebound, .min_vcpus = 2)
+{
+    unsigned int k = last_vcpu();
+    struct percpu *pc = &percpu_area[k];
+    evtchn_port_t timer_p = irq_to_port(pc->virq_to_irq[VIRQ_TIMER]);
+    evtchn_port_t call_p = irq_to_port(pc->ipi_to_irq[IPI_CALL]);
+    evtchn_port_t kick_p = pc->kicker_port;
+    struct evtchn_status st;
+    uint64_t ticks;
+
+    REQUIRE(timer_p && call_p && kick_p);
+    CHECK(cpu_down(k) == 0);
+    CHECK(pc->virq_to_irq[VIRQ_TIMER] == -1);
+    CHECK(pc->ipi_to_irq[IPI_CALL] == -1 && pc->ipi_to_irq[IPI_KICK] == -1);
+    CHECK(pc->kicker_port == 0);
+    CHECK(evtchn_port_status(timer_p, &st) == 0 &&
+          st.status == EVTCHNSTAT_closed);
+    CHECK(evtchn_port_status(call_p, &st) == 0 &&
+          st.status == EVTCHNSTAT_closed);
+    CHECK(evtchn_port_status(kick_p, &st) == 0 &&
+          st.status == EVTCHNSTAT_closed);
+    CHECK(evtchn_oracle_check() == 0);
+
+    CHECK(cpu_online_again(k) == 0);
+    CHECK(pc->virq_to_irq[VIRQ_TIMER] >= 0 && pc->ipi_to_irq[IPI_CALL] >= 0);
+    CHECK(pc->kicker_port != 0);
+    ticks = timer_ticks(k);             /* its tick runs again */
+    for (uint64_t until = time_now_ns() + NSEC_PER_SEC;
+         timer_ticks(k) == ticks && time_now_ns() < until;)
+        cpu_relax();
+    CHECK(timer_ticks(k) > ticks);
+    CHECK(answers(k));                  /* its call IPI works */
+    CHECK(evtchn_oracle_check() == 0);
+    return TEST_RESULT();
+}
+
+/*
+ * Scenario 17.  First: a vCPU being offlined is asleep in a lock's slow
+ * path; the offline waits for it (its die request runs from its idle
+ * loop), the unlock kicks it, and both finish.  Then: vCPU k is taken
+ * down and up again and again while two other vCPUs hand a lock to and
+ * fro through the slow path, and k contends too while it is up.  No kick
+ * may go to a closed port (a send that fails is counted).
+ */
+static spinlock_t dead_l = SPINLOCK_INIT;
+
+static void lock_once_work(void *arg)
+{
+    spin_lock(&dead_l);
+    spin_unlock(&dead_l);
+}
+
+struct down_arg {
+    unsigned int cpu;
+    int rc;
+};
+
+static void down_work(void *arg)
+{
+    struct down_arg *a = arg;
+
+    a->rc = cpu_down(a->cpu);
+}
+
+struct churn {
+    spinlock_t lock;
+    int stop;                   /* atomic */
+    unsigned long turns;
+};
+
+static void churn_work(void *arg)
+{
+    struct churn *c = arg;
+    unsigned int me = smp_processor_id();
+
+    /* A vCPU on its way down stops contending, or it could not park. */
+    while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) &&
+           cpu_state(me) == CPU_ONLINE) {
+        spin_lock(&c->lock);
+        c->turns++;
+        spin_unlock(&c->lock);
+    }
+}
+
+static uint64_t kick_errors(void)
+{
+    uint64_t n = 0;
+
+    for (unsigned int i = 0; i < MAX_VCPUS; i++)
+        n += __atomic_load_n(&percpu_area[i].pv_kick_errors, __ATOMIC_RELAXED);
+    return n;
+}
+
+SELFTEST(hotplug, kicker_on_dead_vcpu, .min_vcpus = 3, .timeout_ms = 60000)
+{
+    static struct churn ch;
+    unsigned int k = last_vcpu();
+    struct down_arg da = { .cpu = k, .rc = 1 };
+    struct cpu_work wl, wd, w1, wk;
+    uint64_t errs = kick_errors();
+
+    /* Part one: the waiter on a dying vCPU. */
+    spin_threshold_set(16);
+    spin_lock(&dead_l);
+    REQUIRE(smp_work_queue(k, &wl, lock_once_work, NULL) == 0);
+    CHECK(wait_until_waiting(k, &dead_l, NSEC_PER_SEC));
+    CHECK(smp_work_queue(1, &wd, down_work, &da) == 0);
+    while (cpu_state(k) == CPU_ONLINE)
+        cpu_relax();
+    mdelay(50);
+    CHECK(cpu_state(k) == CPU_DYING);   /* waiting for the waiter */
+    spin_unlock(&dead_l);
+    CHECK(smp_work_wait(&wl, 2 * NSEC_PER_SEC));
+    CHECK(smp_work_wait(&wd, 8 * NSEC_PER_SEC) && da.rc == 0);
+    CHECK(cpu_state(k) == CPU_OFFLINE);
+    CHECK(cpu_online_again(k) == 0);
+
+    /* Part two: churn. */
+    spin_threshold_set(0);
+    ch = (struct churn){ .lock = SPINLOCK_INIT };
+    CHECK(smp_work_queue(1, &w1, churn_work, &ch) == 0);
+    for (int i = 0; i < 20 && !test_failed(); i++) {
+        CHECK(smp_work_queue(k, &wk, churn_work, &ch) == 0);
+        for (int j = 0; j < 200; j++) {
+            spin_lock(&ch.lock);
+            ch.turns++;
+            spin_unlock(&ch.lock);
+        }
+        CHECK(cpu_down(k) == 0);
+        CHECK(smp_work_done(&wk));
+        CHECK(cpu_online_again(k) == 0);
+    }
+    __atomic_store_n(&ch.stop, 1, __ATOMIC_RELEASE);
+    CHECK(smp_work_wait(&w1, 2 * NSEC_PER_SEC));
+    spin_threshold_set(PVLOCK_SPIN_DEFAULT);
+    test_diag("%lu hand-offs while vCPU%u went down and up 20 times", ch.turns,
+              k);
+    CHECK(kick_errors() == errs);
+    CHECK(evtchn_oracle_check() == 0);
+    return TEST_RESULT();
+}
+
+/*
+ * The stress case: 1000 offline+online cycles of the last vCPU while the
+ * other vCPUs bind, notify, move and unbind event channels without pause.
+ * Every event is sent in lock-step (the sender waits until its sequence
+ * number is seen), so a lost one is caught; afterwards the runner's leak
+ * checks and the oracle must find every port and descriptor in place.
+ * Run by name (selftest=hotplug.stress): about a minute under TCG.
+ */
+struct stress {
+    int stop;                   /* atomic */
+    unsigned int lost, binds, events, moves;
+};
+
+struct seq_pair {
+    unsigned int sent, seen;    /* atomic */
+};
+
+static void seq_handler(int irq, void *data)
+{
+    struct seq_pair *s = data;
+
+    __atomic_store_n(&s->seen, __atomic_load_n(&s->sent, __ATOMIC_ACQUIRE),
+                     __ATOMIC_RELEASE);
+}
+
+static bool send_seen(struct seq_pair *s, evtchn_port_t port)
+{
+    unsigned int n = __atomic_add_fetch(&s->sent, 1, __ATOMIC_ACQ_REL);
+    uint64_t until = time_now_ns() + 2 * NSEC_PER_SEC;
+
+    if (evtchn_send(port))
+        return false;
+    while (__atomic_load_n(&s->seen, __ATOMIC_ACQUIRE) != n)
+        if (time_now_ns() > until)
+            return false;
+    return true;
+}
+
+static void stress_events_work(void *arg)
+{
+    struct stress *st = arg;
+    static struct counter sink;
+    unsigned int cpu = 0;
+
+    while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
+        struct seq_pair sp = { 0 };
+        struct loopback lo;
+
+        if (loopback_open(&lo, seq_handler, &sp, count_handler_util, &sink)) {
+            __atomic_fetch_add(&st->lost, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        __atomic_fetch_add(&st->binds, 1, __ATOMIC_RELAXED);
+        mdelay(1);                      /* Xen's bind-time raise */
+        sp.seen = sp.sent = 0;
+        for (int i = 0; i < 4; i++) {
+            cpu = (cpu + 1) % smp_domain_vcpus();
+            /* A dying target refuses the move: fine, it stays put. */
+            if (irq_set_affinity(lo.irq_a, cpu) == 0)
+                __atomic_fetch_add(&st->moves, 1, __ATOMIC_RELAXED);
+            if (!send_seen(&sp, lo.port_b))
+                __atomic_fetch_add(&st->lost, 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&st->events, 1, __ATOMIC_RELAXED);
+        }
+        loopback_close(&lo);
+    }
+}
+
+SELFTEST(hotplug, stress, .min_vcpus = 3, .explicit_only = true,
+         .timeout_ms = 600000)
+{
+    static struct stress st;
+    static struct cpu_work w[MAX_VCPUS];
+    unsigned int k = last_vcpu(), cycles = 0, cpu;
+    uint64_t t0 = time_now_ns();
+
+    st = (struct stress){ 0 };
+    memset(w, 0, sizeof(w));
+    for (cpu = 1; cpu < k; cpu++)
+        if (cpu_online(cpu))
+            CHECK(smp_work_queue(cpu, &w[cpu], stress_events_work, &st) == 0);
+    for (cycles = 0; cycles < 1000 && !test_failed(); cycles++) {
+        CHECK(cpu_down(k) == 0);
+        CHECK(cpu_online_again(k) == 0);
+    }
+    __atomic_store_n(&st.stop, 1, __ATOMIC_RELEASE);
+    for (cpu = 1; cpu < k; cpu++)
+        if (w[cpu].fn)
+            CHECK(smp_work_wait(&w[cpu], 5 * NSEC_PER_SEC));
+    test_diag("%u cycles of vCPU%u in %lu ms; meanwhile %u binds, %u events, "
+              "%u moves, %u lost", cycles, k,
+              (unsigned long)((time_now_ns() - t0) / NSEC_PER_MSEC), st.binds,
+              st.events, st.moves, st.lost);
+    CHECK(st.lost == 0);
+    CHECK(answers(k));
+    CHECK(evtchn_oracle_check() == 0);
+    return TEST_RESULT();
+}

@@ -1,0 +1,143 @@
+/* Helpers shared by the pv-spinlock self-tests and benchmarks. */
+#include "spin_util.h"
+#include <xenith/events.h>
+#include <xenith/pvlock.h>
+#include <xenith/smp.h>
+#include <xenith/string.h>
+#include <xenith/time.h>
+#include <xenith/x86.h>
+
+void contend_init(struct contend *c, unsigned int rounds,
+                  unsigned long total_per_cpu)
+{
+    memset(c, 0, sizeof(*c));
+    c->lock = (spinlock_t)SPINLOCK_INIT;
+    c->rounds = rounds;
+    c->total = total_per_cpu * smp_nr_vcpus();
+    c->threshold = PVLOCK_SPIN_DEFAULT;
+}
+
+static bool take(struct contend *c)
+{
+    unsigned int me = smp_processor_id();
+    bool more = true;
+
+    spin_lock(&c->lock);
+    if (c->rounds == 0 && c->counter >= c->total) {
+        more = false;
+    } else {
+        if (__atomic_fetch_add(&c->inside, 1, __ATOMIC_ACQ_REL) != 0)
+            __atomic_store_n(&c->overlap, 1, __ATOMIC_RELAXED);
+        uint16_t queued = (uint16_t)(__atomic_load_n(&c->lock.tail,
+                                                     __ATOMIC_RELAXED) -
+                                     c->lock.head - 1);
+
+        if (c->counter && c->last_queued && c->last_cpu == me)
+            c->fifo_violations++;       /* jumped a queued waiter */
+        c->last_cpu = me;
+        c->last_queued = queued != 0;
+        c->contended += queued != 0;
+        c->counter++;
+        c->per_cpu[me]++;
+        for (unsigned int i = 0; i < c->hold_relax; i++)
+            cpu_relax();
+        __atomic_fetch_sub(&c->inside, 1, __ATOMIC_ACQ_REL);
+    }
+    spin_unlock(&c->lock);
+    return more;
+}
+
+static void contend_body(void *arg)
+{
+    struct contend *c = arg;
+
+    __atomic_fetch_add(&c->ready, 1, __ATOMIC_ACQ_REL);
+    while (!__atomic_load_n(&c->go, __ATOMIC_ACQUIRE))
+        cpu_relax();
+    if (c->rounds) {
+        for (unsigned int i = 0; i < c->rounds; i++)
+            take(c);
+    } else {
+        while (take(c))
+            ;
+    }
+}
+
+static void sum_stats(unsigned long *polls, unsigned long *kicks)
+{
+    *polls = *kicks = 0;
+    for (unsigned int i = 0; i < MAX_VCPUS; i++) {
+        *polls += __atomic_load_n(&percpu_area[i].pv_polls, __ATOMIC_RELAXED);
+        *kicks += __atomic_load_n(&percpu_area[i].pv_kicks_sent,
+                                  __ATOMIC_RELAXED);
+    }
+}
+
+bool contend_run(struct contend *c, uint64_t bound_ns)
+{
+    static struct cpu_work w[MAX_VCPUS];
+    unsigned long p0, k0, p1, k1;
+    unsigned int cpu, me = smp_processor_id();
+    uint64_t t0;
+    bool ok = true;
+
+    spin_threshold_set(c->threshold);
+    sum_stats(&p0, &k0);
+    c->nr_cpus = 0;
+    for_each_online_cpu(cpu) {
+        c->cpus[c->nr_cpus++] = cpu;
+        if (cpu != me && smp_work_queue(cpu, &w[cpu], contend_body, c))
+            ok = false;
+    }
+    /* Everyone at the start line first: a vCPU that starts late would
+     * find the work done and measure nothing. */
+    t0 = time_now_ns();
+    while (__atomic_load_n(&c->ready, __ATOMIC_ACQUIRE) < (int)c->nr_cpus - 1 &&
+           time_now_ns() - t0 < bound_ns)
+        cpu_relax();
+    t0 = time_now_ns();
+    __atomic_store_n(&c->go, 1, __ATOMIC_RELEASE);
+    contend_body(c);
+    for_each_online_cpu(cpu) {
+        if (cpu == me)
+            continue;
+        if (!smp_work_wait(&w[cpu], bound_ns)) {
+            ok = false;
+            spin_kick(cpu);
+            (void)smp_work_wait(&w[cpu], NSEC_PER_SEC);
+        }
+    }
+    c->ns = time_now_ns() - t0;
+    sum_stats(&p1, &k1);
+    c->polls = p1 - p0;
+    c->kicks = k1 - k0;
+    spin_threshold_set(PVLOCK_SPIN_DEFAULT);
+    return ok;
+}
+
+void spin_threshold_set(unsigned int n)
+{
+    __atomic_store_n(&pvlock_spin_threshold, n, __ATOMIC_RELAXED);
+}
+
+bool wait_until_waiting(unsigned int cpu, void *l, uint64_t timeout_ns)
+{
+    uint64_t until = time_now_ns() + timeout_ns;
+
+    while (__atomic_load_n(&percpu_area[cpu].wait_lock, __ATOMIC_ACQUIRE) != l ||
+           !(pvlock_waiting_mask() & (1ull << cpu))) {
+        if (time_now_ns() > until)
+            return false;
+        cpu_relax();
+    }
+    return true;
+}
+
+void spin_kick(unsigned int cpu)
+{
+    evtchn_port_t port = __atomic_load_n(&percpu_area[cpu].kicker_port,
+                                         __ATOMIC_ACQUIRE);
+
+    if (port)
+        (void)evtchn_send(port);
+}

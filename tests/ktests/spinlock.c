@@ -1,0 +1,211 @@
+/*
+ * pv-spinlocks (lock/pvlock.c): mutual exclusion and FIFO fairness with
+ * real vCPUs racing, the nested wait (concurrency.md scenario 7), the
+ * unlock/waiter store-buffer race (8), and vCPU overcommit.  Most cases
+ * lower the spin threshold so every contended acquisition goes through
+ * the poll/kick path instead of spinning its way out.
+ */
+#include <xenith/selftest.h>
+#include <xenith/events.h>
+#include <xenith/inject.h>
+#include <xenith/percpu.h>
+#include <xenith/pvlock.h>
+#include <xenith/smp.h>
+#include <xenith/spinlock.h>
+#include <xenith/time.h>
+#include <xenith/x86.h>
+
+#include "evtchn_util.h"
+#include "spin_util.h"
+
+DECLARE_INJECT(pvlock_before_check);
+DECLARE_INJECT(pvlock_before_poll);
+
+#define BOUND_NS (10 * NSEC_PER_SEC)
+
+SELFTEST(spinlock, mutual_exclusion, .min_vcpus = 2)
+{
+    static struct contend c;
+
+    contend_init(&c, 1000, 0);
+    c.threshold = 16;
+    c.hold_relax = 20;
+    REQUIRE(contend_run(&c, BOUND_NS));
+    test_diag("%u vCPUs, %lu acquisitions, %lu polls, %lu kicks",
+              c.nr_cpus, c.counter, c.polls, c.kicks);
+    CHECK(c.counter == (unsigned long)c.nr_cpus * c.rounds);
+    CHECK(!c.overlap);
+    return TEST_RESULT();
+}
+
+/* Tickets are served in order: whenever a holder releases with tickets
+ * queued behind it, the next holder is a queued waiter, never the
+ * releaser again, however Xen (and the host) schedule the vCPUs.  The
+ * shares are reported, not judged: they depend on scheduling. */
+SELFTEST(spinlock, fairness, .min_vcpus = 2)
+{
+    static struct contend c;
+    unsigned int min = ~0u, max = 0;
+
+    contend_init(&c, 0, 300);
+    c.threshold = 16;
+    c.hold_relax = 20;
+    REQUIRE(contend_run(&c, BOUND_NS));
+    for (unsigned int i = 0; i < c.nr_cpus; i++) {
+        min = MIN(min, c.per_cpu[c.cpus[i]]);
+        max = MAX(max, c.per_cpu[c.cpus[i]]);
+    }
+    test_diag("%u vCPUs share %lu acquisitions (fewest %u, most %u); %lu "
+              "with waiters queued, %lu out of turn", c.nr_cpus, c.counter,
+              min, max, c.contended, c.fifo_violations);
+    CHECK(!c.overlap);
+    CHECK(c.contended > 0);
+    CHECK(c.fifo_violations == 0);
+    return TEST_RESULT();
+}
+
+/* More vCPUs than pCPUs: holders get preempted by Xen; waiters must
+ * sleep rather than burn the pCPU the holder needs, and still finish. */
+SELFTEST(spinlock, overcommit, .min_vcpus = 3)
+{
+    static struct contend c;
+
+    contend_init(&c, 500, 0);
+    c.threshold = PVLOCK_SPIN_DEFAULT;
+    c.hold_relax = 200;
+    REQUIRE(contend_run(&c, 2 * BOUND_NS));
+    test_diag("%u vCPUs, %lu acquisitions, %lu polls, %lu kicks",
+              c.nr_cpus, c.counter, c.polls, c.kicks);
+    CHECK(c.counter == (unsigned long)c.nr_cpus * c.rounds);
+    CHECK(!c.overlap);
+    return TEST_RESULT();
+}
+
+/*
+ * Scenario 7: vCPU1 waits on L1 with interrupts on and is held between
+ * its re-check and its poll; an IPI's handler there waits on L2 (a
+ * nested wait, which clears the kicker).  L1 is released meanwhile: its
+ * unlock finds vCPU1's record naming L2 and kicks nobody.  Then L2 is
+ * released.  The nested wait must leave the kicker pending, so the outer
+ * poll returns and re-checks L1; otherwise vCPU1 sleeps on a free lock.
+ */
+static spinlock_t nest_l1 = SPINLOCK_INIT, nest_l2 = SPINLOCK_INIT;
+static int nest_in_handler, nest_handler_done;
+
+static void nest_handler(int irq, void *data)
+{
+    unsigned long f;
+
+    __atomic_store_n(&nest_in_handler, 1, __ATOMIC_RELEASE);
+    f = spin_lock_irqsave(&nest_l2);
+    spin_unlock_irqrestore(&nest_l2, f);
+    __atomic_store_n(&nest_handler_done, 1, __ATOMIC_RELEASE);
+}
+
+static void lock_l1_work(void *arg)
+{
+    spin_lock(&nest_l1);                /* interrupts on: interruptible */
+    spin_unlock(&nest_l1);
+}
+
+SELFTEST(spinlock, nested_wait, .min_vcpus = 2)
+{
+    struct evt_action a = { .handler = nest_handler, .name = "nest" };
+    struct percpu *p1 = &percpu_area[1];
+    struct cpu_work w;
+    int irq;
+
+    nest_in_handler = nest_handler_done = 0;
+    irq = bind_ipi(IPI_TEST, 1, &a);
+    REQUIRE(irq >= 0);
+    spin_threshold_set(16);
+    spin_lock(&nest_l1);
+    spin_lock(&nest_l2);
+    inject_arm(&inject_pvlock_before_poll, (long)(uintptr_t)&nest_l1);
+    CHECK(smp_work_queue(1, &w, lock_l1_work, NULL) == 0);
+    CHECK(inject_wait_held(&inject_pvlock_before_poll, NSEC_PER_SEC));
+    /* vCPU1 re-checked L1 and is about to poll: interrupt it there. */
+    ipi_send(1, IPI_TEST);
+    CHECK(wait_flag(&nest_in_handler));
+    CHECK(wait_until_waiting(1, &nest_l2, NSEC_PER_SEC));
+    CHECK(__atomic_load_n(&p1->wait_lock, __ATOMIC_ACQUIRE) == &nest_l2);
+    spin_unlock(&nest_l1);              /* kicks nobody: record says L2 */
+    spin_unlock(&nest_l2);              /* kicks vCPU1's nested wait */
+    CHECK(wait_flag(&nest_handler_done));
+    inject_release(&inject_pvlock_before_poll);
+    if (!smp_work_wait(&w, 2 * NSEC_PER_SEC)) {
+        test_diag("the outer wait on L1 never returned: the nested wait "
+                  "swallowed its kick");
+        spin_kick(1);
+        CHECK(smp_work_wait(&w, NSEC_PER_SEC));
+        test_fail_at(__FILE__, __LINE__, "outer wait lost its kick");
+    }
+    spin_threshold_set(PVLOCK_SPIN_DEFAULT);
+    unbind(irq);
+    return TEST_RESULT();
+}
+
+/*
+ * Scenario 8: the waiter publishes itself, then re-checks the lock; the
+ * unlocker releases, then reads the waiters.  Hold vCPU1 right after it
+ * published: the unlock on vCPU0 must see it (and kick it).  Then a
+ * ping-pong of hand-offs with every wait going to sleep must never lose
+ * a wake-up (a lost one would hang until the bound).
+ */
+static spinlock_t sb_lock = SPINLOCK_INIT;
+
+static void sb_lock_work(void *arg)
+{
+    spin_lock(&sb_lock);
+    spin_unlock(&sb_lock);
+}
+
+struct pingpong {
+    spinlock_t lock;
+    unsigned int rounds;
+    unsigned long turns;        /* under lock */
+};
+
+static void pingpong_work(void *arg)
+{
+    struct pingpong *pp = arg;
+
+    for (unsigned int i = 0; i < pp->rounds; i++) {
+        spin_lock(&pp->lock);
+        pp->turns++;
+        spin_unlock(&pp->lock);
+    }
+}
+
+SELFTEST(spinlock, store_buffer, .min_vcpus = 2)
+{
+    static struct pingpong pp;
+    struct cpu_work w;
+    uint64_t kicks;
+    unsigned int me = smp_processor_id();
+
+    spin_threshold_set(0);
+    spin_lock(&sb_lock);
+    inject_arm(&inject_pvlock_before_check, (long)(uintptr_t)&sb_lock);
+    CHECK(smp_work_queue(1, &w, sb_lock_work, NULL) == 0);
+    CHECK(inject_wait_held(&inject_pvlock_before_check, NSEC_PER_SEC));
+    kicks = percpu_area[me].pv_kicks_sent;
+    spin_unlock(&sb_lock);
+    CHECK(percpu_area[me].pv_kicks_sent == kicks + 1);
+    inject_release(&inject_pvlock_before_check);
+    CHECK(smp_work_wait(&w, 2 * NSEC_PER_SEC));
+
+    pp = (struct pingpong){ .lock = SPINLOCK_INIT, .rounds = 1000 };
+    CHECK(smp_work_queue(1, &w, pingpong_work, &pp) == 0);
+    pingpong_work(&pp);
+    if (!smp_work_wait(&w, BOUND_NS)) {
+        test_diag("ping-pong stuck after %lu turns: a wake-up was lost",
+                  pp.turns);
+        spin_kick(1);
+        CHECK(smp_work_wait(&w, NSEC_PER_SEC));
+        test_fail_at(__FILE__, __LINE__, "lost wake-up");
+    }
+    CHECK(pp.turns == 2u * pp.rounds);
+    spin_threshold_set(PVLOCK_SPIN_DEFAULT);
+    return TEST_RESULT();
+}
