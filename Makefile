@@ -141,6 +141,14 @@ bench: deps
 	$(Q)$(SUBMAKE) all
 	$(Q)ELF=$(ELF) sh tests/bench.sh
 
+# xenith as a domU of the real Xen toolstack (xl), nested in QEMU: see
+# tests/xl/xlrun.py.  Downloads Debian's dom0 kernel and Xen tools once
+# into build/xl-cache/.
+.PHONY: test-xl
+test-xl: deps
+	$(Q)$(SUBMAKE) all
+	$(Q)python3 tests/xl/xlrun.py --elf $(ELF)
+
 clean:
 	rm -rf $(BUILD)
 	$(Q)$(SUBMAKE) -C tests/host clean

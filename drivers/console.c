@@ -1,18 +1,24 @@
 /*
- * Console output.  Sinks: the Xen console (CONSOLEIO_write, what a dom0
- * uses) and I/O port 0xe9 (Xen's debug port; before Xen is detected it is
- * the only sink).  A domU's PV console ring arrives with drivers/xencons.
+ * Console output.  Sinks: the Xen console of this domain (dom0:
+ * CONSOLEIO_write; a domU: its PV console ring, drivers/xencons.c) and I/O
+ * port 0xe9 (Xen's debug port; before Xen is detected it is the only
+ * sink).
  *
  * console_lock: serialises whole writes so lines from different vCPUs do
  * not interleave.  A leaf lock: nothing is taken under it.  Taken with
  * interrupts off, since printk runs in interrupt context too.
  */
+#include <xenith/lockorder.h>
 #include <xenith/console.h>
 #include <xenith/hypercall.h>
 #include <xenith/spinlock.h>
 #include <xenith/x86.h>
+#include <xenith/printk.h>
+#include <xenith/xen.h>
+#include <xenith/xencons.h>
 
-static spinlock_t console_lock = SPINLOCK_INIT;
+static spinlock_t console_lock =
+    SPINLOCK_INIT_RANKED(RANK_CONSOLE, "console_lock");
 static unsigned int console_sinks = CONSOLE_E9;
 static bool xen_console_failed;
 static bool emergency;          /* last words: the lock may never come free */
@@ -43,7 +49,9 @@ static void xen_write(const char *s, size_t n)
 
 static void console_write_unlocked(const char *s, size_t n)
 {
-    if ((console_sinks & CONSOLE_XEN) && !xen_console_failed)
+    if ((console_sinks & CONSOLE_XEN) && !xen.is_dom0)
+        xencons_write(s, n);            /* the ring, or its early buffer */
+    else if ((console_sinks & CONSOLE_XEN) && !xen_console_failed)
         xen_write(s, n);
     /* Read again: a failed Xen write has just added port 0xe9, and the
      * message that failed must not be lost. */
@@ -72,4 +80,24 @@ void console_emergency(void)
 void console_init(unsigned int sinks)
 {
     console_sinks = sinks ? sinks : CONSOLE_XEN;
+}
+
+/* A domU, once paging can map the ring: attach it, or fall back to port
+ * 0xe9 with what was said so far. */
+void console_attach_ring(void)
+{
+    unsigned long f = spin_lock_irqsave(&console_lock);
+    int rc = xencons_init();
+    const char *early;
+    size_t n;
+
+    if (rc && (console_sinks & CONSOLE_XEN)) {
+        n = xencons_early(&early);
+        if (!(console_sinks & CONSOLE_E9))
+            e9_write(early, n);
+        console_sinks |= CONSOLE_E9;
+    }
+    spin_unlock_irqrestore(&console_lock, f);
+    if (rc)
+        pr_warn("console: no PV console ring (%d); using port 0xe9\n", rc);
 }

@@ -16,6 +16,7 @@
  * the port record freed, so the handler finds its record through its own
  * irq data without any lock and never sees it stale.
  */
+#include <xenith/lockorder.h>
 #include <xenith/evtdev.h>
 #include <xenith/events.h>
 #include <xenith/inject.h>
@@ -54,9 +55,12 @@ struct evtdev_user *evtdev_open(void)
     if (!u)
         return NULL;
     memset(u, 0, sizeof(*u));
-    u->bind_lock = (struct mutex)MUTEX_INIT("evtdev bind_lock");
-    u->ring_prod_lock = (spinlock_t)SPINLOCK_INIT;
-    u->ring_cons_lock = (spinlock_t)SPINLOCK_INIT;
+    u->bind_lock = (struct mutex)MUTEX_INIT_RANKED(RANK_EVTDEV_BIND,
+                                                  "evtdev bind_lock");
+    u->ring_prod_lock =
+        (spinlock_t)SPINLOCK_INIT_RANKED(RANK_EVTDEV_PROD, "ring_prod_lock");
+    u->ring_cons_lock =
+        (spinlock_t)SPINLOCK_INIT_RANKED(RANK_EVTDEV_CONS, "ring_cons_lock");
     return u;
 }
 

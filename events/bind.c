@@ -2,17 +2,25 @@
  * Binding event channels to irqs, and unbinding them.
  *
  * Lock hierarchy (outermost first; never take one while holding a later
- * one):
+ * one).  The ranks of include/xenith/lockorder.h are these numbers; the
+ * debug and test builds check them on every acquisition.
+ *   0. hotplug_lock (kernel/cpu_hotplug.c, mutex): one vCPU up/down at a
+ *      time; its DEAD step unbinds, so it ranks above everything here.
  *   1. evtchn device bind lock (drivers/evtchn.c, per user, mutex)
  *   2. evtchn_mapping_lock (here, mutex): every write to evtchn_to_irq,
  *      the per-vCPU virq/ipi tables, and irq_info type/port.  Readers,
  *      the upcall included, take no lock (grace periods, kernel/quiesce.c).
- *   3. irq_alloc_lock (kernel/irq.c, mutex): the descriptor table only.
+ *   3. irq_alloc_lock (kernel/irq.c, mutex): the descriptor table only;
+ *      also held across a vCPU's locked bring-up and tear-down steps, so
+ *      nothing binds (allocates) under it (bug D: bind asserts this).
  *   4. desc->lock (kernel/irq.c, spinlock, irqs off): chip callbacks run
  *      under it and never take 2 (bug B's root).
- *   5. info->lock (events/chip.c, spinlock, irqs off): mask reasons.
- * Leaf locks that nest under anything: console, per-vCPU call and timer
- * locks, the heap and page allocator.
+ *   5. info->lock (events/chip.c, spinlock, irqs off): mask reasons.  The
+ *      late-EOI path holds it and must not take 4: it reads the target
+ *      vCPU with one atomic load (bug E).
+ * Leaf locks that nest under anything: the evtchn device's ring locks,
+ * per-vCPU call and timer locks, the heap and page allocator, console.
+ * Every spinlock's slow path is lock/pvlock.c, which takes no lock.
  *
  * Bind:   allocate descriptor, hypercall for the port, fill irq_info,
  *         publish port -> irq (only now can the upcall find it), drop the
@@ -24,6 +32,7 @@
  *         then wait a grace period and free.
  */
 #include "internal.h"
+#include <xenith/lockorder.h>
 #include <xenith/hypercall.h>
 #include <xenith/inject.h>
 #include <xenith/mm.h>
@@ -33,7 +42,8 @@
 #include <xenith/string.h>
 #include <xen/errno.h>
 
-struct mutex evtchn_mapping_lock = MUTEX_INIT("evtchn_mapping_lock");
+struct mutex evtchn_mapping_lock =
+    MUTEX_INIT_RANKED(RANK_MAPPING, "evtchn_mapping_lock");
 
 DEFINE_INJECT(bind_before_publish, "bind.before_publish");
 DEFINE_INJECT(unbind_after_shutdown, "unbind.after_shutdown");
@@ -60,7 +70,7 @@ int new_irq(enum evt_type type, enum irq_flow flow, unsigned int cpu)
         return -XEN_ENOMEM;
     memset(info, 0, sizeof(*info));
     info->type = type;
-    info->lock = (spinlock_t)SPINLOCK_INIT;
+    info->lock = (spinlock_t)SPINLOCK_INIT_RANKED(RANK_INFO, "info->lock");
     info->mask_reasons = MASK_EXPLICIT;         /* live only at startup */
     irq = irq_alloc(&evtchn_chip, info, flow, cpu);
     if (irq < 0) {
@@ -321,11 +331,17 @@ long notify_remote_via_irq(int irq)
     return port ? evtchn_send(port) : -XEN_EINVAL;
 }
 
-void ipi_send(unsigned int cpu, enum ipi ipi)
+long ipi_try_send(unsigned int cpu, enum ipi ipi)
 {
     int irq = __atomic_load_n(&percpu_area[cpu].ipi_to_irq[ipi],
                               __ATOMIC_ACQUIRE);
-    long rc = notify_remote_via_irq(irq);
+
+    return notify_remote_via_irq(irq);
+}
+
+void ipi_send(unsigned int cpu, enum ipi ipi)
+{
+    long rc = ipi_try_send(cpu, ipi);
 
     if (rc)
         panic("events: IPI %u to vCPU%u failed: %ld", ipi, cpu, rc);

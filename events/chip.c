@@ -193,6 +193,13 @@ static int chip_set_affinity(struct irq_desc *d, unsigned int cpu)
     return rc;
 }
 
+static bool chip_pending(struct irq_desc *d)
+{
+    evtchn_port_t port = info_port(desc_info(d));
+
+    return port && evtchn_2l_is_pending(port);
+}
+
 const struct irq_chip evtchn_chip = {
     .name = "evtchn",
     .startup = chip_startup,
@@ -202,4 +209,5 @@ const struct irq_chip evtchn_chip = {
     .ack = chip_ack,
     .eoi = chip_eoi,
     .set_affinity = chip_set_affinity,
+    .pending = chip_pending,
 };

@@ -38,9 +38,35 @@ static bool type_agrees(const struct irq_info *info,
     }
 }
 
+/* Ports used without an irq (polled rings): the oracle leaves them be. */
+#define MAX_RESERVED 4
+static struct { evtchn_port_t port; const char *owner; } reserved[MAX_RESERVED];
+
+void evtchn_reserve_port(evtchn_port_t port, const char *owner)
+{
+    for (unsigned int i = 0; i < MAX_RESERVED; i++) {
+        if (!reserved[i].port) {
+            reserved[i].owner = owner;
+            __atomic_store_n(&reserved[i].port, port, __ATOMIC_RELEASE);
+            return;
+        }
+    }
+    pr_err("events: no room to reserve port %u for %s\n", port, owner);
+}
+
+static bool is_reserved(evtchn_port_t port)
+{
+    for (unsigned int i = 0; i < MAX_RESERVED; i++)
+        if (__atomic_load_n(&reserved[i].port, __ATOMIC_ACQUIRE) == port)
+            return true;
+    return false;
+}
+
 static unsigned int check_port(evtchn_port_t port,
                                const struct evtchn_status *st)
 {
+    if (is_reserved(port) && evtchn_to_irq(port) < 0)
+        return 0;
     int irq = evtchn_to_irq(port);
     struct irq_desc *d = irq_to_desc(irq);
     struct irq_info *info = d ? desc_info(d) : NULL;

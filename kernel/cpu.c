@@ -10,6 +10,7 @@
  */
 #include <xenith/smp.h>
 #include <xenith/cpu.h>
+#include <xenith/control.h>
 #include <xenith/events.h>
 #include <xenith/hypercall.h>
 #include <xenith/irq.h>
@@ -165,8 +166,11 @@ void smp_init(void)
     while (n < MAX_VCPUS && hyp_vcpu_op(VCPUOP_is_up, n, NULL) >= 0)
         n++;
     domain_vcpus = n ? n : 1;
+    /* A vCPU the toolstack wants offline (maxvcpus above vcpus) stays
+     * offline until it asks (kernel/control.c). */
     for (unsigned int cpu = 1; cpu < domain_vcpus; cpu++)
-        up += cpu_up(cpu) == 0;
+        if (control_vcpu_wanted(cpu))
+            up += cpu_up(cpu) == 0;
     smp_booted = true;
     pr_info("smp: %u of %u vCPUs online\n", up, domain_vcpus);
 }

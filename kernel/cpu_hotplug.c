@@ -21,6 +21,7 @@
  * allocation locks, events/bind.c).  The allocation lock is held only
  * across the steps that change which vCPUs run.
  */
+#include <xenith/lockorder.h>
 #include <xenith/cpu.h>
 #include <xenith/events.h>
 #include <xenith/hypercall.h>
@@ -41,7 +42,7 @@
 /* die_request values (percpu_area[cpu].die_request, atomic). */
 enum { DIE_NONE, DIE_REQUESTED, DIE_TAKEN, DIE_CANCELLED };
 
-struct mutex hotplug_lock = MUTEX_INIT("hotplug_lock");
+struct mutex hotplug_lock = MUTEX_INIT_RANKED(RANK_HOTPLUG, "hotplug_lock");
 
 /* Inside the locked tear-down, irqs moved, vCPU not yet told to stop:
  * regress.hotplug_alloc_lock frees an irq here (scenario 10). */

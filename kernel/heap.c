@@ -7,6 +7,7 @@
  * heap_lock: protects the class free lists and the counters.  Lock order:
  * heap_lock, then mm_lock (a class refill allocates a page under it).
  */
+#include <xenith/lockorder.h>
 #include <xenith/mm.h>
 #include <xenith/panic.h>
 #include <xenith/spinlock.h>
@@ -26,7 +27,7 @@ struct block {
     /* user data follows; while free, the first word links the list */
 };
 
-static spinlock_t heap_lock = SPINLOCK_INIT;
+static spinlock_t heap_lock = SPINLOCK_INIT_RANKED(RANK_HEAP, "heap_lock");
 static struct block *free_list[NR_CLASSES];
 static uint64_t bytes_in_use;
 static uint64_t slab_pages;

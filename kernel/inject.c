@@ -36,6 +36,17 @@ void inject_hit(struct inject_point *ip, long key)
     __atomic_store_n(&ip->held, 0, __ATOMIC_RELEASE);
 }
 
+bool inject_fire_hit(struct inject_point *ip)
+{
+    int one = 1;
+
+    if (!__atomic_compare_exchange_n(&ip->armed, &one, 0, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return false;
+    ip->hits++;
+    return true;
+}
+
 void inject_arm(struct inject_point *ip, long key)
 {
     ip->key = key;

@@ -13,6 +13,7 @@
  * desc->status is an atomic word: INPROGRESS is also read without the
  * lock (synchronize_irq), so every change is an atomic read-modify-write.
  */
+#include <xenith/lockorder.h>
 #include <xenith/irq.h>
 #include <xenith/cpu.h>
 #include <xenith/mm.h>
@@ -22,7 +23,7 @@
 #include <xenith/string.h>
 #include <xen/errno.h>
 
-struct mutex irq_alloc_lock = MUTEX_INIT("irq_alloc_lock");
+struct mutex irq_alloc_lock = MUTEX_INIT_RANKED(RANK_IRQ_ALLOC, "irq_alloc_lock");
 
 /* Readers (the upcall) load entries with one atomic load, no lock. */
 static struct irq_desc *irq_descs[NR_IRQS];
@@ -69,7 +70,7 @@ int irq_alloc(const struct irq_chip *chip, void *chip_data,
     if (!d)
         return -XEN_ENOMEM;
     memset(d, 0, sizeof(*d));
-    d->lock = (spinlock_t)SPINLOCK_INIT;
+    d->lock = (spinlock_t)SPINLOCK_INIT_RANKED(RANK_DESC, "desc->lock");
     d->chip = chip;
     d->chip_data = chip_data;
     d->flow = flow;
@@ -308,6 +309,15 @@ static void handle_edge(struct irq_desc *d)
     void *data;
 
     spin_lock(&d->lock);
+    /* Stale: the event this vCPU's scan saw was taken (acked, under this
+     * lock) by another vCPU meanwhile, e.g. both owned the port for an
+     * instant during an affinity move.  Running now would handle it
+     * twice. */
+    if (d->chip->pending && !d->chip->pending(d)) {
+        d->stale++;
+        spin_unlock(&d->lock);
+        return;
+    }
     h = d->handler;
     if (!h || (status(d) & (IRQS_DISABLED | IRQS_INPROGRESS))) {
         status_set(d, IRQS_PENDING);

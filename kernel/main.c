@@ -7,6 +7,7 @@
 #include <xenith/cmdline.h>
 #include <xenith/hypercall.h>
 #include <xenith/console.h>
+#include <xenith/control.h>
 #include <xenith/events.h>
 #include <xenith/mm.h>
 #include <xenith/paging.h>
@@ -21,6 +22,7 @@
 #include <xenith/traps.h>
 #include <xenith/x86.h>
 #include <xenith/xen.h>
+#include <xenith/xenstore.h>
 
 /* Problems with the command line print whatever loglevel= says: the
  * line that asked for silence may be the one that is wrong. */
@@ -72,6 +74,16 @@ static void boot_cpu_online(void)
     irq_enable();
 }
 
+/* A domU's xenstore, before the other vCPUs come up: the toolstack says
+ * which of them it wants online (maxvcpus above vcpus). */
+static void attach_xenstore(void)
+{
+    int rc = xenstore_init();
+
+    if (rc)
+        pr_warn("xenstore: none attached (%d)\n", rc);
+}
+
 /* offline=LIST: through the run-time hotplug path, as a test would. */
 static void offline_requested(void)
 {
@@ -95,6 +107,9 @@ void kernel_main(paddr_t start_info_pa)
 
     boot_stack_table(stacks);
     percpu_init(0, stacks);
+#ifdef CONFIG_LOCK_ORDER
+    lockorder_live = true;              /* every vCPU has its area now */
+#endif
     traps_init();
     boot_info_init(start_info_pa);
     cmdline_parse(boot_info.cmdline, BOOT_CMDLINE_MAX, &boot_options);
@@ -110,11 +125,16 @@ void kernel_main(paddr_t start_info_pa)
     report_cmdline();
     mm_init();
     paging_init();
+    if (!xen.is_dom0)
+        console_attach_ring();
     time_init();
     apic_init();
     events_init();
     boot_cpu_online();
+    if (!xen.is_dom0)
+        attach_xenstore();
     smp_init();
+    control_init();
     offline_requested();
 
     ready_tsc = rdtsc();

@@ -8,6 +8,7 @@
  * mm_lock: protects the bitmap, the hint and the counters.  The innermost
  * lock of the kernel: taken with interrupts off, nothing is taken under it.
  */
+#include <xenith/lockorder.h>
 #include <xenith/mm.h>
 #include <xenith/boot.h>
 #include <xenith/hypercall.h>
@@ -23,7 +24,7 @@
 
 extern char __image_start[], __image_end[];
 
-static spinlock_t mm_lock = SPINLOCK_INIT;
+static spinlock_t mm_lock = SPINLOCK_INIT_RANKED(RANK_MM, "mm_lock");
 static uint64_t *bitmap;
 static uint64_t nr_pages;       /* pages covered by the bitmap */
 static uint64_t free_pages, total_pages;

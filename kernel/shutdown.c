@@ -10,6 +10,8 @@
 #include <xenith/hypercall.h>
 #include <xenith/xen.h>
 #include <xenith/x86.h>
+#include <xenith/control.h>
+#include <xenith/xencons.h>
 
 #define QEMU_EXIT_PORT 0xf4
 
@@ -50,8 +52,15 @@ void verdict_exit(enum verdict v)
         reason = v == VERDICT_PASS ? SHUTDOWN_poweroff : SHUTDOWN_crash;
         break;
     }
+    /* The toolstack asked (xl shutdown / reboot): its reason, unless the
+     * run failed, which must still show as a crash. */
+    if (control_shutdown_requested() >= 0 && v == VERDICT_PASS)
+        reason = (unsigned int)control_shutdown_requested();
     if (!xen.hypercall_msr)
         stop();                 /* not under Xen: nobody to ask */
+    /* The verdict must reach the backend before the domain goes. */
+    if (!xencons_flush())
+        early_puts("xenith: the console backend did not drain in time\n");
     rc = xen_shutdown(reason);
     early_puts(rc ? "xenith: SCHEDOP_shutdown failed; halting\n"
                   : "xenith: SCHEDOP_shutdown returned; halting\n");

@@ -6,6 +6,7 @@
  * the idle loop from hlt.
  */
 #include <xenith/smp.h>
+#include <xenith/xenstore.h>
 #include <xenith/cpu.h>
 #include <xenith/events.h>
 #include <xenith/mm.h>
@@ -166,12 +167,24 @@ void idle_run_work(void)
     }
 }
 
+/* Wake the other online vCPUs' idle loops (xenstore watch events). */
+void smp_kick_idle(void)
+{
+    unsigned int cpu, me = smp_processor_id();
+
+    /* A vCPU going down meanwhile has no idle loop to wake: ignore. */
+    for_each_online_cpu(cpu)
+        if (cpu != me)
+            (void)ipi_try_send(cpu, IPI_CALL);
+}
+
 void cpu_idle_loop(void)
 {
     struct percpu *pc = this_cpu();
 
     for (;;) {
         idle_run_work();
+        xs_run_watches();               /* fired xenstore watches */
         if (__atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE))
             cpu_die_self();             /* hotplug: returns if cancelled */
         irq_disable();

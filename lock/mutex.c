@@ -17,6 +17,10 @@ void mutex_lock(struct mutex *m)
 
     BUG_ON(this_cpu()->irq_nesting);            /* never from a handler */
     BUG_ON(m->owner == (int)smp_processor_id()); /* not recursive */
+#ifdef CONFIG_LOCK_ORDER
+    if (m->rank)
+        lockorder_acquire(m->rank, m->name, m);
+#endif
     me = __atomic_fetch_add(&m->lock.tail, 1, __ATOMIC_ACQUIRE);
     while (__atomic_load_n(&m->lock.head, __ATOMIC_ACQUIRE) != me) {
         if (++spins % SPINS_BEFORE_YIELD == 0) {
@@ -34,6 +38,10 @@ void mutex_unlock(struct mutex *m)
 {
     BUG_ON(m->owner != (int)smp_processor_id());
     __atomic_store_n(&m->owner, -1, __ATOMIC_RELAXED);
+#ifdef CONFIG_LOCK_ORDER
+    if (m->rank)
+        lockorder_release(m->rank, m);
+#endif
     spin_unlock(&m->lock);
 }
 

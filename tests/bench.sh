@@ -1,5 +1,5 @@
 #!/bin/sh
-# `make bench`, two parts.
+# `make bench`, three parts.
 #
 # 1. Boot: 5 boots with selftest=boot on 2 vCPUs.  Prints min, median and
 #    max of the guest's boot time (PVH entry to ready, from its
@@ -7,25 +7,54 @@
 #    time (QEMU start to exit, Xen's boot included).
 # 2. Event channels: boots selftest=bench (tests/ktests/bench.c) with 4
 #    vCPUs on 2 pCPUs, then with 1 vCPU, and turns the "bench:" lines of
-#    the two logs into two tables: times, and event_channel_op hypercalls
-#    per operation against their goals.
+#    the two logs into two tables: times, and hypercalls per operation
+#    against their goals.  The suite includes the lock and hotplug cases
+#    (tests/ktests/bench_lock.c): their time and hypercall rows land in
+#    these tables too.
+# 3. Locks and hotplug: boots bench.lock_handoff, bench.hotplug_cycle
+#    (and bench.lock_uncontended at 2 vCPUs) with 2, 4 and 8 vCPUs, all on
+#    2 pCPUs, so 4 and 8 are real overcommit; then bench.lock_uncontended
+#    in the debug build ($DEBUG_ELF, built here: CONFIG_LOCK_ORDER).
+#    Tables: pv-spinlock against plain ticket spinning, against the goal
+#    "pv >= 5x plain at 8 vCPUs"; uncontended lock+unlock; hotplug cycle
+#    times; the lock-order checker's cost.  About 30 s.
 #
 # Fails if a run did not PASS (a benchmark fails when something is broken,
-# never on a time).  A hypercall count above its goal is shown, not
-# failed.  Run from the repository root: ELF=build/xenith.elf sh tests/bench.sh
+# never on a time).  A figure that misses its goal is shown, not failed.
+# Run from the repository root: ELF=build/xenith.elf sh tests/bench.sh
+# BENCH_PARTS="1 2 3" (the default) selects the parts to run.
 set -u
 
 ELF=${ELF:-build/xenith.elf}
+# DEBUG_ELF unset: part 3 builds build/xenith-debug.elf and uses it.
+build_debug=${DEBUG_ELF:+no}
+DEBUG_ELF=${DEBUG_ELF:-build/xenith-debug.elf}
+BENCH_PARTS=${BENCH_PARTS:-1 2 3}
 RUNS=5
 VCPUS=2
 tmp=$(mktemp)
 v4=$(mktemp)
 v1=$(mktemp)
-trap 'rm -f "$tmp" "$v4" "$v1"' EXIT
-trap 'rm -f "$tmp" "$v4" "$v1"; exit 130' INT TERM
+l2=$(mktemp)
+l4=$(mktemp)
+l8=$(mktemp)
+ld=$(mktemp)
+files="$tmp $v4 $v1 $l2 $l4 $l8 $ld"
+trap 'rm -f $files' EXIT
+trap 'rm -f $files; exit 130' INT TERM
 bad=0
 
+# part N: true if BENCH_PARTS names it.
+part() {
+    case " $BENCH_PARTS " in *" $1 "*) return 0 ;; esac
+    return 1
+}
+
 mkdir -p build/logs
+
+# ---- boot ---------------------------------------------------------------
+
+if part 1; then
 i=1
 while [ "$i" -le "$RUNS" ]; do
     out=$(python3 tests/xenrun.py --elf "$ELF" \
@@ -67,6 +96,7 @@ printf '%-36s %8s %8s %8s\n' "" min median max
 row "guest boot, PVH entry to ready (us)" 1 '%8d'
 row "QEMU run, start to exit (s)" 2 '%8.2f'
 row "hypercalls, PVH entry to ready" 3 '%8d'
+fi # part 1
 
 # ---- event channels ---------------------------------------------------
 
@@ -93,6 +123,7 @@ evtchn() {
     fi
 }
 
+if part 2; then
 evtchn bench-evtchn-v4 4 2 "$v4"
 evtchn bench-evtchn-v1 1 1 "$v1"
 
@@ -149,7 +180,8 @@ END {
             cell(4, key, l, batch[4, l]), cell(1, key, l, med[1, l]),
             cell(1, key, l, batch[1, l])
     }
-    printf "\nevent_channel_op hypercalls per operation (wrapper counters)\n"
+    printf "\nhypercalls per operation (wrapper counters): event_channel_op unless\n"
+    printf "the row names others\n"
     printf "%-48s %5s %8s %8s  %s\n", "operation", "goal", "4 vCPUs", "1 vCPU", "verdict"
     met = 0; over = 0; under = 0
     for (i = 1; i <= nkeys; i++) {
@@ -181,5 +213,155 @@ END {
     printf "Xen emulates rdtsc for the domain under QEMU TCG.  All times are\n"
     printf "TCG times: compare rows with each other, not with hardware.\n"
 }' "$v4" "$v1"
+fi # part 2
+
+# ---- locks and hotplug --------------------------------------------------
+
+# lockrun NAME ELF VCPUS SELFTEST OUT: boot ELF with VCPUS vCPUs on 2
+# pCPUs, keep its "bench:" lines in OUT.  lock_handoff is 2 x 2 s plus the
+# drain after each stop; the bound leaves room for a loaded host.
+lockrun() {
+    log=build/logs/$1.log
+    echo "$4, $3 vCPU(s) on 2 pCPUs ($2) ..."
+    out=$(python3 tests/xenrun.py --elf "$2" --vcpus "$3" --smp 2 \
+          --cmdline "selftest=$4" --timeout 180 --name "$1" --log "$log")
+    rc=$?
+    sed -n 's/^[[:space:]]*# bench: //p' "$log" > "$5" 2>/dev/null
+    if [ "$rc" -ne 0 ]; then
+        printf '%s\n' "$out"
+        echo "bench: $4 with $3 vCPU(s) did not PASS (log: $log)"
+        bad=$((bad + 1))
+    else
+        printf '%s\n' "$out" | sed -n 's/^xenrun: \(.*\)/\1/p'
+    fi
+}
+
+if part 3; then
+echo
+lockrun bench-lock-v2 "$ELF" 2 \
+    bench.lock_handoff,bench.lock_uncontended,bench.hotplug_cycle "$l2"
+lockrun bench-lock-v4 "$ELF" 4 bench.lock_handoff,bench.hotplug_cycle "$l4"
+lockrun bench-lock-v8 "$ELF" 8 bench.lock_handoff,bench.hotplug_cycle "$l8"
+# The checker's cost needs a build that has it.
+if [ -n "$build_debug" ] || ${MAKE:-make} -s CONFIG=debug all >/dev/null; then
+    lockrun bench-lock-debug "$DEBUG_ELF" 2 bench.lock_uncontended "$ld"
+else
+    echo "bench: make CONFIG=debug failed: no lock-order checker figure"
+    bad=$((bad + 1))
+fi
+
+# One awk over the four files; FILENAME says which run a line is from.
+awk -F ' [|] ' -v f2="$l2" -v f4="$l4" -v f8="$l8" -v fd="$ld" '
+function ms(ns) { return ns == "" || ns == "-" ? "-" : sprintf("%.1f ms", ns / 1e6) }
+function num(v) { return v == "" ? "-" : v }
+function per(n, d) { return n == "" || d == "" || d == 0 ? "-" : sprintf("%.2f", n / d) }
+{
+    run = FILENAME == f2 ? 2 : FILENAME == f4 ? 4 : FILENAME == f8 ? 8 : "d"
+    if ($1 == "lock") {
+        rate[run, $2] = $4; worst[run, $2] = $5
+        polls[run, $2] = $6; kicks[run, $2] = $7; acqs[run, $2] = $8
+    } else if ($1 == "pair") {
+        pair[run, $2] = $3; pairs[++npairs] = run SUBSEP $2
+    } else if ($1 == "ranked") {
+        ranked[run, $2] = $3
+    } else if ($1 == "hc" && $2 ~ /^lock\+unlock, uncontended/) {
+        unc_ops[run] = $3; unc_hc[run] = $4
+    } else if ($1 == "time" && $2 ~ /^vCPU offline\+online cycle/) {
+        cyc_med[run] = $3; cyc_worst[run] = $4; cyc_mean[run] = $5
+        cyc_n[run] = $6
+    } else if ($1 == "time" && $2 ~ /^vCPU offline \(/) {
+        down_med[run] = $3
+    } else if ($1 == "time" && $2 ~ /^vCPU online \(/) {
+        up_med[run] = $3
+    } else if ($1 == "hc" && $2 ~ /^vCPU offline\+online cycle/) {
+        hp_hc[run] = $3 ? sprintf("%.1f", $4 / $3) : "-"
+    } else if ($1 == "skip") {
+        skipped[run, $2] = $3
+    } else if ($1 == "note") {
+        notes[++nnotes] = $2
+    }
+}
+END {
+    printf "\npv-spinlock hand-off, selftest=bench.lock_handoff: every online vCPU\n"
+    printf "takes one lock for 2 s per mode, on 2 pCPUs.  acq/s: acquisitions per\n"
+    printf "second; worst wait: longest of the timed acquisitions (1 in 16 per\n"
+    printf "vCPU); polls, kicks: pv slow-path hypercalls per acquisition\n"
+    printf "%5s %10s %11s %7s %14s %16s %9s %9s\n", "vCPUs", "pv acq/s",
+        "plain acq/s", "ratio", "pv worst wait", "plain worst wait",
+        "polls/acq", "kicks/acq"
+    n = split("2 4 8", runs, " ")
+    for (i = 1; i <= n; i++) {
+        r = runs[i]
+        pv = rate[r, "pv"]; pl = rate[r, "plain"]
+        if (pv == "" && pl == "") {
+            v = ((r, "lock hand-off") in skipped) ? "skip" : "not measured"
+            printf "%5s %10s\n", r, v
+            continue
+        }
+        ratio[r] = pl > 0 ? sprintf("%.2f", pv / pl) : (pv > 0 ? "inf" : "-")
+        printf "%5s %10s %11s %6sx %14s %16s %9s %9s\n", r, num(pv), num(pl),
+            ratio[r], ms(worst[r, "pv"]), ms(worst[r, "plain"]),
+            per(polls[r, "pv"], acqs[r, "pv"]), per(kicks[r, "pv"], acqs[r, "pv"])
+    }
+    if (ratio[8] == "" || ratio[8] == "-")
+        v = "not measured"
+    else if (ratio[8] == "inf" || ratio[8] + 0 >= 5)
+        v = "met (ratio " ratio[8] ")"
+    else
+        v = "not met (ratio " ratio[8] ")"
+    printf "goal: pv >= 5x plain at 8 vCPUs on 2 pCPUs: %s\n", v
+
+    printf "\nUncontended lock+unlock, ns per pair (fastest chunk of 20000 pairs):\n"
+    for (i = 1; i <= npairs; i++) {
+        split(pairs[i], k, SUBSEP)
+        printf "  %-46s %8s  (%s)\n", k[2], pair[k[1], k[2]],
+            k[1] == "d" ? "debug ELF" : k[1] " vCPUs"
+    }
+    if (npairs == 0)
+        printf "  not measured\n"
+    for (r in unc_hc)
+        printf "  sched_op + event_channel_op per pair (%s): %d in %d pairs, " \
+            "goal 0: %s\n", r == "d" ? "debug ELF" : r " vCPUs", unc_hc[r],
+            unc_ops[r], unc_hc[r] == 0 ? "ok" : "ABOVE GOAL"
+
+    printf "\nvCPU hotplug, offline+online of the last vCPU from vCPU0 (ms):\n"
+    printf "%5s %8s %8s %8s %9s %9s %7s  %s\n", "vCPUs", "cycle", "mean",
+        "worst", "offline", "online", "cycles", "hypercalls per cycle (all ops)"
+    for (i = 1; i <= n; i++) {
+        r = runs[i]
+        if (cyc_med[r] == "") {
+            v = ((r, "vCPU offline+online cycle") in skipped) ? "skip" : "not measured"
+            printf "%5s %8s\n", r, v
+            continue
+        }
+        printf "%5s %8.2f %8.2f %8.2f %9.2f %9.2f %7s  %s\n", r,
+            cyc_med[r] / 1e6, cyc_mean[r] / 1e6, cyc_worst[r] / 1e6,
+            down_med[r] / 1e6, up_med[r] / 1e6, cyc_n[r], hp_hc[r]
+    }
+    printf "(cycle, offline, online: medians; mean: the whole run over its cycles;\n"
+    printf "worst: of the cycles)\n"
+
+    printf "\n"
+    on = ranked["d", "on"]; off = ranked["d", "off"]
+    out = ranked[2, "compiled-out"]
+    if (on != "" && off != "")
+        printf "lock-order checker: %+.1f ns per lock+unlock (%+.0f%%; debug ELF, " \
+            "ranked lock,\n  lockorder_live on %s ns vs off %s ns: the same -O1 " \
+            "code, one boot)\n", on - off, (off > 0 ? (on - off) * 100 / off : 0),
+            on, off
+    else
+        printf "lock-order checker: not measured (no debug-ELF figures)\n"
+    if (on != "" && out != "")
+        printf "debug vs default: %+.1f ns per lock+unlock of a ranked lock (on " \
+            "%s ns at -O1\n  vs compiled out %s ns at -O2; two boots: includes " \
+            "the -O1 and any change\n  in host speed: an unranked lock took %s " \
+            "ns in the debug boot, %s ns in the\n  default one)\n", on - out,
+            on, out, num(ranked["d", "unranked"]), num(ranked[2, "unranked"])
+    for (i = 1; i <= nnotes; i++)
+        printf "note: %s\n", notes[i]
+    printf "All times are TCG times: compare rows with each other, not with hardware.\n"
+}' "$l2" "$l4" "$l8" "$ld"
+fi # part 3
 
 [ "$bad" -eq 0 ]
+

@@ -160,6 +160,11 @@ check "faildemo.stack_overflow hits the guard page and says so" \
     --cmdline "selftest=faildemo.stack_overflow" --expect PANIC \
     --grep "stack overflow" --grep "recurse\+0x"
 
+check "faildemo.lock_order: the checker names both locks" \
+    --name "failtest-v1-faildemo_lock_order" --elf "$FAILTEST_ELF" \
+    --cmdline "selftest=faildemo.lock_order" --expect PANIC \
+    --grep "lock order: taking demo map \(rank 30\) while holding demo desc \(rank 50\)"
+
 check "faildemo.leaks_*: a leaked page and a leaked port fail their tests" \
     --name "failtest-v1-faildemo_leaks" --elf "$FAILTEST_ELF" \
     --cmdline "selftest=faildemo.leaks_*" --expect FAIL \

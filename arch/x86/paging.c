@@ -12,6 +12,7 @@
  * paging_lock: protects table updates after boot (paging_map_page).
  * Taken with interrupts off; only mm_lock is taken under it.
  */
+#include <xenith/lockorder.h>
 #include <xenith/paging.h>
 #include <xenith/boot.h>
 #include <xenith/mm.h>
@@ -31,7 +32,7 @@ extern char __data_start[], __data_end[];
 extern char __ksyms_start[], __ksyms_end[];
 extern char __image_end[];
 
-static spinlock_t paging_lock = SPINLOCK_INIT;
+static spinlock_t paging_lock = SPINLOCK_INIT_RANKED(RANK_PAGING, "paging_lock");
 static uint64_t *pml4;
 
 static unsigned int idx(vaddr_t va, int level)

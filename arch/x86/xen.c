@@ -10,6 +10,8 @@
 #include <xenith/mm.h>
 #include <xenith/percpu.h>
 #include <xenith/x86.h>
+#include <xenith/paging.h>
+#include <xen/errno.h>
 
 struct xen_info xen;
 struct shared_info *shared_info;
@@ -84,4 +86,40 @@ void xen_init(void)
     xen.version = v;
     xen.is_dom0 = boot_info.flags & SIF_INITDOMAIN;
     shared_info_map();
+}
+
+long hvm_param_get(unsigned int index, uint64_t *value)
+{
+    struct xen_hvm_param p = { .domid = DOMID_SELF, .index = index };
+    long rc = hyp_hvm_op(HVMOP_get_param, &p);
+
+    if (!rc)
+        *value = p.value;
+    return rc;
+}
+
+/*
+ * A ring the toolstack set up for a domU (console, xenstore): its frame
+ * and its port from two HVM params, the frame mapped where it is (it is
+ * not RAM we manage).  0, or -errno (-ENODEV: no such ring, as in dom0).
+ */
+int xen_ring_attach(unsigned int pfn_param, unsigned int port_param,
+                    void **page, evtchn_port_t *port)
+{
+    uint64_t pfn = 0, evtchn = 0;
+    paddr_t pa;
+    long rc;
+
+    rc = hvm_param_get(pfn_param, &pfn);
+    if (!rc)
+        rc = hvm_param_get(port_param, &evtchn);
+    if (rc || !pfn || !evtchn)
+        return rc ? (int)rc : -XEN_ENODEV;
+    pa = pfn << PAGE_SHIFT;
+    rc = paging_map_page(pa, pa, PTE_W | PTE_NX);
+    if (rc)
+        return (int)rc;
+    *page = (void *)pa;
+    *port = (evtchn_port_t)evtchn;
+    return 0;
 }

@@ -13,6 +13,8 @@
 
 void console_init(unsigned int sinks);
 void console_write(const char *s, size_t n);
+/* A domU: attach the PV console ring (after paging_init). */
+void console_attach_ring(void);
 /* Lock-free writes to port 0xe9 only: usable before anything is set up and
  * from the panic path, where the console lock may be held by the victim. */
 void early_puts(const char *s);

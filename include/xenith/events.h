@@ -48,6 +48,8 @@ long evtchn_send(evtchn_port_t port);
 evtchn_port_t irq_to_port(int irq);
 long notify_remote_via_irq(int irq);
 void ipi_send(unsigned int cpu, enum ipi ipi);
+/* The same, for a wake-up that may race with cpu going down: -errno. */
+long ipi_try_send(unsigned int cpu, enum ipi ipi);
 
 /* Counters for tests and benchmarks. */
 uint64_t evtchn_spurious_total(void);
@@ -60,6 +62,8 @@ void evtchn_port_mask(evtchn_port_t port);
 void evtchn_port_unmask(evtchn_port_t port);
 bool evtchn_port_pending(evtchn_port_t port);
 bool evtchn_port_masked(evtchn_port_t port);
+/* A port used without an irq (a polled ring): the oracle skips it. */
+void evtchn_reserve_port(evtchn_port_t port, const char *owner);
 /* For the pv-spinlock kicker, which is polled, never delivered. */
 void evtchn_port_clear_pending(evtchn_port_t port);
 void evtchn_port_set_pending(evtchn_port_t port);

@@ -44,6 +44,19 @@ static __always_inline void inject(struct inject_point *ip, long key)
         inject_hit(ip, key);
 }
 
+/*
+ * A fault point rather than a hold: true once after inject_arm (the code
+ * then corrupts what it was about to use, as a hostile peer would), false
+ * otherwise; the same single branch when nobody armed it.
+ */
+bool inject_fire_hit(struct inject_point *ip);
+
+static __always_inline bool inject_fire(struct inject_point *ip)
+{
+    return unlikely(__atomic_load_n(&ip->armed, __ATOMIC_RELAXED)) &&
+           inject_fire_hit(ip);
+}
+
 void inject_arm(struct inject_point *ip, long key);
 void inject_disarm(struct inject_point *ip);
 /* Wait (bounded) until a vCPU is held at ip; true if one is. */

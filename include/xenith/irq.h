@@ -32,6 +32,9 @@ struct irq_chip {
     void (*ack)(struct irq_desc *d);            /* before the handler */
     void (*eoi)(struct irq_desc *d);            /* late-EOI flow: re-arm */
     int (*set_affinity)(struct irq_desc *d, unsigned int cpu);
+    /* Is the event still there to take?  A scan may act on a snapshot
+     * that another vCPU has already handled (NULL: always). */
+    bool (*pending)(struct irq_desc *d);
 };
 
 enum irq_flow {
@@ -59,6 +62,7 @@ struct irq_desc {
     unsigned int status;        /* IRQS_*, changed with atomics */
     unsigned int target_cpu;    /* effective target vCPU (bug E) */
     uint64_t count;             /* handler runs */
+    uint64_t stale;             /* scans that found the event taken */
 };
 
 /* Allocate a descriptor for chip (allocation lock inside).  irq or -errno.

@@ -15,9 +15,12 @@ struct mutex {
     spinlock_t lock;
     int owner;                  /* vCPU holding it, -1 = none (asserts) */
     const char *name;
+    unsigned int rank;          /* include/xenith/lockorder.h */
 };
 
-#define MUTEX_INIT(n) { .lock = SPINLOCK_INIT, .owner = -1, .name = (n) }
+#define MUTEX_INIT_RANKED(r, n)                                             \
+    { .lock = SPINLOCK_INIT, .owner = -1, .name = (n), .rank = (r) }
+#define MUTEX_INIT(n) MUTEX_INIT_RANKED(0, n)
 
 void mutex_lock(struct mutex *m);
 void mutex_unlock(struct mutex *m);

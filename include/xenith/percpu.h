@@ -48,6 +48,13 @@ struct smp_call;
 struct cpu_work;
 struct timer;
 
+#define LOCKORDER_MAX_HELD 16
+struct held_lock {
+    const void *lock;
+    const char *name;
+    unsigned int rank;
+};
+
 struct percpu {
     struct percpu *self;        /* must stay first: this_cpu() reads it */
     unsigned int cpu_id;        /* Xen's vcpu_id */
@@ -68,6 +75,10 @@ struct percpu {
     int virq_to_irq[NR_VIRQS_TRACKED];
     int ipi_to_irq[NR_IPIS];
     uint64_t upcalls, events, spurious;
+
+    /* lock/lockorder.c (CONFIG_LOCK_ORDER): ranked locks held, in order. */
+    unsigned int nheld;
+    struct held_lock held[LOCKORDER_MAX_HELD];
 
     /* lock/pvlock.c.  wait_lock/wait_want: the lock and ticket this vCPU
      * sleeps on (NULL = none; written only by this vCPU, read by

@@ -31,6 +31,8 @@ struct selftest {
     uint32_t timeout_ms;        /* per iteration; 0 = the default */
     uint32_t min_vcpus;         /* fewer online: SKIP with the reason */
     bool explicit_only;         /* not in "all" or globs: name its suite */
+    bool vcpus_may_change;      /* the toolstack may change the online
+                                   vCPUs: no totals-based leak check then */
 };
 
 #define SELFTEST_DEFAULT_TIMEOUT_MS 10000

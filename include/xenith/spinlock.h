@@ -40,6 +40,7 @@ typedef struct spinlock {
 
 #ifdef CONFIG_LOCK_ORDER
 #define SPINLOCK_INIT_RANKED(r, n) { .word = 0, .rank = (r), .name = (n) }
+extern bool lockorder_live;
 void lockorder_acquire(uint16_t rank, const char *name, const void *lock);
 void lockorder_release(uint16_t rank, const void *lock);
 #define LOCKORDER_ACQUIRE(l) do { if ((l)->rank)                            \

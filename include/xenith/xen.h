@@ -19,5 +19,10 @@ extern struct shared_info *shared_info;
 bool xen_detect(void);
 /* Hypercall page, version banner, shared_info mapping. */
 void xen_init(void);
+/* HVMOP_get_param for this domain: 0 or -errno. */
+long hvm_param_get(unsigned int index, uint64_t *value);
+/* Map a toolstack ring (HVM params for its frame and port). */
+int xen_ring_attach(unsigned int pfn_param, unsigned int port_param,
+                    void **page, uint32_t *port);
 
 #endif

@@ -7,6 +7,8 @@
  */
 #include <xenith/selftest.h>
 #include <xenith/hypercall.h>
+#include <xenith/lockorder.h>
+#include <xenith/mutex.h>
 #include <xenith/mm.h>
 #include <xenith/x86.h>
 
@@ -78,4 +80,19 @@ SELFTEST(faildemo, hangs_irqs_off, .timeout_ms = 500)
     for (;;)
         cpu_relax();
     return TEST_PASS;
+}
+
+/* Against the documented order: a descriptor-rank spinlock, then the
+ * mapping-rank mutex.  The lock-order checker (on in this config) must
+ * panic naming both. */
+SELFTEST(faildemo, lock_order)
+{
+    static spinlock_t inner = SPINLOCK_INIT_RANKED(RANK_DESC, "demo desc");
+    static struct mutex outer = MUTEX_INIT_RANKED(RANK_MAPPING, "demo map");
+
+    spin_lock(&inner);
+    mutex_lock(&outer);                 /* panics here */
+    mutex_unlock(&outer);
+    spin_unlock(&inner);
+    return TEST_FAIL;
 }

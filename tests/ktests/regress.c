@@ -472,7 +472,7 @@ SELFTEST(regress, affinity_no_inversion, .min_vcpus = 3)
     }
 
     /* The free race: EOIs on vCPU1 against moves on vCPU2. */
-    m = (struct move_arg){ .irq = irq, .to = 1, .n = 300 };
+    m = (struct move_arg){ .irq = irq, .to = 1, .n = 100 };
     CHECK(smp_work_queue(1, &w1, eoi_loop_work, &e) == 0);
     CHECK(smp_work_queue(2, &w2, move_work, &m) == 0);
     if (!smp_work_wait(&w2, 4 * DEADLOCK_NS)) {
@@ -482,7 +482,7 @@ SELFTEST(regress, affinity_no_inversion, .min_vcpus = 3)
     }
     __atomic_store_n(&e.stop, 1, __ATOMIC_RELEASE);
     CHECK(smp_work_wait(&w1, DEADLOCK_NS));
-    test_diag("%u EOIs raced 300 affinity moves", e.n);
+    test_diag("%u EOIs raced 100 affinity moves", e.n);
     CHECK(m.rc == 0);
     CHECK(evtchn_oracle_check() == 0);
     unbind(irq);

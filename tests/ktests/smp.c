@@ -4,6 +4,7 @@
  */
 #include <xenith/selftest.h>
 #include <xenith/cmdline.h>
+#include <xenith/control.h>
 #include <xenith/cpu.h>
 #include <xenith/hypercall.h>
 #include <xenith/percpu.h>
@@ -39,8 +40,10 @@ SELFTEST(smp, all_vcpus_online)
         long up = hyp_vcpu_op(VCPUOP_is_up, cpu, NULL);
         struct who w = { 0 };
 
-        /* offline=N took it down at boot: it must really be down. */
-        if (boot_options.offline & (1ull << cpu)) {
+        /* offline=N took it down at boot, or the toolstack wants it
+         * down (maxvcpus above vcpus): it must really be down. */
+        if ((boot_options.offline & (1ull << cpu)) ||
+            !control_vcpu_wanted(cpu)) {
             off++;
             CHECK(cpu_state(cpu) == CPU_OFFLINE && up == 0);
             continue;
@@ -59,7 +62,7 @@ SELFTEST(smp, all_vcpus_online)
     }
     CHECK(smp_nr_vcpus() == n - off);
     test_diag("%u of %u vCPUs online%s", smp_nr_vcpus(), n,
-              off ? " (the rest by offline=)" : "");
+              off ? " (the rest offline by offline= or the toolstack)" : "");
     return TEST_RESULT();
 }
 

@@ -5,6 +5,7 @@
 #include <xenith/smp.h>
 #include <xenith/string.h>
 #include <xenith/time.h>
+#include <xenith/timer.h>
 #include <xenith/x86.h>
 
 void contend_init(struct contend *c, unsigned int rounds,
@@ -17,13 +18,34 @@ void contend_init(struct contend *c, unsigned int rounds,
     c->threshold = PVLOCK_SPIN_DEFAULT;
 }
 
-static bool take(struct contend *c)
+static bool done(struct contend *c)
+{
+    if (c->run_ns)
+        return __atomic_load_n(&c->stop, __ATOMIC_ACQUIRE);
+    return c->rounds == 0 && c->counter >= c->total;
+}
+
+/* timed: read the clock before the ticket and again once it is ours.
+ * A clock read can cost tens of microseconds (Xen emulates rdtsc under
+ * TCG), and the second is made holding the lock: callers time only a
+ * sample of the acquisitions. */
+static bool take(struct contend *c, bool timed)
 {
     unsigned int me = smp_processor_id();
+    uint64_t t0 = timed ? rdtsc_ordered() : 0;
     bool more = true;
 
     spin_lock(&c->lock);
-    if (c->rounds == 0 && c->counter >= c->total) {
+    if (timed) {
+        uint64_t t1 = rdtsc_ordered();
+        uint64_t w = t1 > t0 ? tsc_delta_to_ns(t1 - t0) : 0;
+
+        c->waits_timed++;
+        c->wait_sum_ns += w;
+        if (w > c->wait_worst_ns)
+            c->wait_worst_ns = w;
+    }
+    if (done(c)) {
         more = false;
     } else {
         if (__atomic_fetch_add(&c->inside, 1, __ATOMIC_ACQ_REL) != 0)
@@ -56,11 +78,21 @@ static void contend_body(void *arg)
         cpu_relax();
     if (c->rounds) {
         for (unsigned int i = 0; i < c->rounds; i++)
-            take(c);
+            take(c, c->sample_every && i % c->sample_every == 0);
     } else {
-        while (take(c))
+        for (unsigned int i = 0;
+             take(c, c->sample_every && i % c->sample_every == 0); i++)
             ;
     }
+}
+
+/* Timed mode, in the calling vCPU's timer interrupt: the window ends. */
+static void contend_stop(struct timer *t)
+{
+    struct contend *c = t->data;
+
+    c->t_stop = time_now_ns();
+    __atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
 }
 
 static void sum_stats(unsigned long *polls, unsigned long *kicks)
@@ -76,6 +108,7 @@ static void sum_stats(unsigned long *polls, unsigned long *kicks)
 bool contend_run(struct contend *c, uint64_t bound_ns)
 {
     static struct cpu_work w[MAX_VCPUS];
+    static struct timer stop_timer;
     unsigned long p0, k0, p1, k1;
     unsigned int cpu, me = smp_processor_id();
     uint64_t t0;
@@ -97,7 +130,19 @@ bool contend_run(struct contend *c, uint64_t bound_ns)
         cpu_relax();
     t0 = time_now_ns();
     __atomic_store_n(&c->go, 1, __ATOMIC_RELEASE);
+    /* Timed mode: the stop comes by interrupt, so it comes even while this
+     * vCPU waits on the lock (a spin with interrupts on).  Armed after the
+     * start: a vCPU preempted between the two (a busy host) must not see
+     * its stop fire before the others start. */
+    if (c->run_ns) {
+        stop_timer = (struct timer){ .fn = contend_stop, .data = c };
+        timer_arm(&stop_timer, c->run_ns);
+    }
     contend_body(c);
+    if (c->run_ns) {
+        (void)timer_cancel(&stop_timer);        /* it ran: we saw stop */
+        c->window_ns = c->t_stop > t0 ? c->t_stop - t0 : 0;
+    }
     for_each_online_cpu(cpu) {
         if (cpu == me)
             continue;

@@ -7,9 +7,11 @@
 
 /*
  * Every online vCPU takes c->lock in a loop: rounds times each, or (when
- * rounds is 0) until total acquisitions are done between them.  Inside,
- * a non-atomic counter and an overlap detector; hold_relax pauses widen
- * the critical section.
+ * rounds is 0) until total acquisitions are done between them, or (when
+ * run_ns is set) for that long: a timer on the calling vCPU then sets
+ * stop, and each vCPU leaves after the acquisition it is waiting for.
+ * Inside, a non-atomic counter and an overlap detector; hold_relax
+ * pauses widen the critical section.  spin_lock(), interrupts on.
  */
 struct contend {
     spinlock_t lock;
@@ -31,6 +33,16 @@ struct contend {
     unsigned int nr_cpus, cpus[MAX_VCPUS];
     unsigned long polls, kicks; /* pv slow path, summed over vCPUs */
     uint64_t ns;                /* wall time of the run */
+    /* Timed mode (rounds and total 0): counter counts only acquisitions
+     * made before stop; window_ns is from the start to the stop. */
+    uint64_t run_ns;
+    int stop;                   /* atomic */
+    uint64_t t_stop, window_ns;
+    /* With sample_every N, one acquisition in N per vCPU is timed, from
+     * before it takes its ticket to holding the lock; under lock. */
+    unsigned int sample_every;
+    unsigned long waits_timed;
+    uint64_t wait_worst_ns, wait_sum_ns;
 };
 
 void contend_init(struct contend *c, unsigned int rounds,

@@ -1,0 +1,246 @@
+# Sourced by /init: building blocks for the checks of /scenario.sh, each
+# about one xenith domU, named.  Uses say, show, run_logged, wait_for and
+# now_ms from /init.
+#
+# Where a guest's words and fate can be read from dom0:
+#   - its port-0xe9 output: Xen prints it as "(dN) ..." lines (needs Xen's
+#     guest_loglvl=all), read with `xl dmesg`;
+#   - its PV console ring: xenconsoled's log, $CONSOLE_LOGS/guest-NAME.log
+#     (empty while xenith has no console ring driver);
+#   - its shutdown reason: the xl monitor that `xl create` leaves behind
+#     logs "Domain N has shut down, reason code R 0x..." into
+#     /var/log/xen/xl-NAME.log when Xen reports the shutdown, whatever the
+#     on_poweroff/on_crash action then does; a domain that is kept
+#     (on_crash = "preserve") also shows R in `xl list -v`.
+# Xen's console ring is 4 MiB here (conring_size), so nothing of a run is
+# lost to wrap-around.
+
+XL_CFG=/etc/xen/xenith.cfg
+XL_LOGS=/var/log/xen
+
+# Xen's shutdown reasons (SHUTDOWN_* in xen/sched.h, as xl prints them).
+reason_name() {
+    case $1 in
+    0) echo poweroff ;;
+    1) echo reboot ;;
+    2) echo suspend ;;
+    3) echo crash ;;
+    4) echo watchdog ;;
+    5) echo soft_reset ;;
+    *) echo "unknown($1)" ;;
+    esac
+}
+
+# guest_create NAME [KEY=VALUE...]: `xl create` the xenith config under
+# NAME, with the options given overriding the file's (xl's own syntax:
+# 'cmdline="..."').  on_reboot becomes "preserve": xenith never asks for a
+# reboot, so a reboot is Xen's answer to a triple fault, and the domain is
+# kept for guest_dump.  tsc_mode="native": rdtsc is not trapped (under
+# TCG every trap is a nested-SVM round trip, slow and where the triple
+# faults below were seen).  GUEST_PAUSED=1: created paused (xl create -p), for
+# a caller that writes xenstore keys before the guest runs.  Sets GUEST_DOMID, GUEST_T0 (its start, ms) and
+# GUEST_RING, the number of lines Xen's console ring had before, so that
+# the helpers below read only what came after (one guest at a time).
+guest_create() {
+    _gname=$1
+    shift
+    rm -f "$XL_LOGS/xl-$_gname.log"* "$CONSOLE_LOGS/guest-$_gname.log"
+    rm -f "$RIG/ring"
+    GUEST_RING=$(xl dmesg | wc -l)
+    GUEST_DOMID=
+    GUEST_T0=$(now_ms)
+    run_logged "create-$_gname" xl create ${GUEST_PAUSED:+-p} "$XL_CFG" \
+        "name=\"$_gname\"" 'on_reboot="preserve"' 'tsc_mode="native"' "$@"
+    _crc=$?
+    # The monitor's first line names the domid even if the guest is
+    # already gone (a short run that powered off and was destroyed).
+    GUEST_DOMID=$(tr -d '\000' < "$XL_LOGS/xl-$_gname.log" 2> /dev/null |
+        sed -n 's/^Waiting for domain .* (domid \([0-9]*\)) to die.*/\1/p' |
+        head -n 1)
+    [ -n "$GUEST_DOMID" ] ||
+        GUEST_DOMID=$(guest_row "$_gname" | awk '{ print $2 }')
+    say "$_gname is domain ${GUEST_DOMID:-?}; xl create took" \
+        "$(( $(now_ms) - GUEST_T0 )) ms"
+    if [ -z "$GUEST_DOMID" ]; then
+        say "no domain named $_gname after xl create"
+        return 1
+    fi
+    # xl create was seen dying (SIGSEGV; glibc's "corrupted double-linked
+    # list" abort) after the domain was up: go on with the domain, saying
+    # so; its monitor may be gone, so the on_* actions may not be done.
+    [ "$_crc" = 0 ] || say "note: xl create failed (status $_crc) but" \
+        "domain $GUEST_DOMID exists; going on with it"
+}
+
+# guest_row NAME: its row of `xl list` ("NAME ID MEM VCPUS STATE TIME"),
+# empty when there is none.  Status 1, with what xl said, if xl list
+# itself failed: then nothing is known (a toolstack hiccup must not pass
+# for the guest being gone).
+guest_row() {
+    if ! _out=$(xl list 2>&1); then
+        say "note: xl list failed: $_out" >&2
+        return 1
+    fi
+    echo "$_out" | awk -v n="$1" 'NR > 1 && $1 == n'
+}
+
+# guest_state NAME: its xl state flags (r b p s c d), empty if it is gone.
+guest_state() {
+    guest_row "$1" 2> /dev/null | awk '{ print $5 }'
+}
+
+# guest_wait NAME SECONDS: wait for the domain to end; polls `xl list`
+# (not `xl domid NAME`, which was seen failing now and then while the
+# domain ran).  0: it is gone; 2: it has shut down and is kept (state s
+# or c for 2 s: on_crash = "preserve", or a triple fault; a domain whose
+# action is destroy shows s only until the xl monitor destroys it);
+# 1: still running at the bound.
+guest_wait() {
+    _end=$(( $(now_ms) + $2 * 1000 ))
+    _kept=
+    while :; do
+        if _row=$(guest_row "$1"); then
+            [ -n "$_row" ] || return 0
+            case $(echo "$_row" | awk '{ print $5 }') in
+            *s* | *c*)
+                [ -n "$_kept" ] || _kept=$(( $(now_ms) + 2000 ))
+                [ "$(now_ms)" -lt "$_kept" ] || return 2 ;;
+            esac
+        fi
+        [ -n "$_kept" ] || [ "$(now_ms)" -lt "$_end" ] || return 1
+        usleep 200000
+    done
+}
+
+# guest_reason_logged NAME: the shutdown reason code the xl monitor
+# logged, waiting up to 3 s for the line (it may trail the state change);
+# empty if none.
+guest_reason_logged() {
+    _end=$(( $(now_ms) + 3000 ))
+    while :; do
+        _r=$(tr -d '\000' < "$XL_LOGS/xl-$1.log" 2> /dev/null |
+             sed -n 's/.*has shut down, reason code \([0-9]*\) .*/\1/p' |
+             tail -n 1)
+        if [ -n "$_r" ] || [ "$(now_ms)" -ge "$_end" ]; then
+            echo "$_r"
+            return
+        fi
+        usleep 200000
+    done
+}
+
+# guest_reason_listed NAME: the reason code `xl list -v` shows for a
+# domain that has shut down and is kept (hex there, decimal here); empty
+# otherwise.
+guest_reason_listed() {
+    _r=$(xl list -v "$1" 2> /dev/null | awk 'NR == 2 { print $8 }')
+    case $_r in
+    '' | -) echo ;;
+    *) echo $(( 0x$_r )) ;;
+    esac
+}
+
+# guest_ring: Xen's console ring since guest_create: live, or once
+# guest_freeze has run, the snapshot it took (a report reads it several
+# times; each `xl dmesg` costs a few hundred ms under TCG).
+guest_ring() {
+    if [ -f "$RIG/ring" ]; then
+        cat "$RIG/ring"
+    else
+        xl dmesg | tail -n +"$(( GUEST_RING + 1 ))"
+    fi
+}
+
+# guest_freeze: snapshot the ring for the report, once the guest is gone.
+guest_freeze() {
+    rm -f "$RIG/ring"
+    guest_ring > "$RIG/ring.tmp"
+    mv "$RIG/ring.tmp" "$RIG/ring"
+}
+
+# guest_e9_lines DOMID: the guest's port-0xe9 output, "(dN) " stripped.
+guest_e9_lines() {
+    guest_ring | sed -n "s/^(d$1) //p"
+}
+
+# guest_said DOMID TEXT: the guest printed a line containing TEXT on
+# port 0xe9.
+guest_said() {
+    guest_e9_lines "$1" | grep -qF "$2"
+}
+
+# guest_console NAME: the guest's PV console, as xenconsoled logged it.
+guest_console() {
+    cat "$CONSOLE_LOGS/guest-$1.log" 2> /dev/null
+}
+
+# guest_output NAME DOMID: the guest's console output: its PV console
+# log if that has KTAP in it, else its port-0xe9 lines.  Sets
+# GUEST_OUTPUT_FROM to which.
+guest_output() {
+    if guest_console "$1" | grep -q '^KTAP version'; then
+        GUEST_OUTPUT_FROM=PV-console
+        guest_console "$1" | tr -d '\r'
+    else
+        GUEST_OUTPUT_FROM=port-0xe9
+        guest_e9_lines "$2"
+    fi
+}
+
+# guest_ktap_verdict NAME DOMID: "WORD SOURCE": the word of the guest's
+# last "Test result: WORD" line ("none" if it has none) and where it was
+# read (PV-console or port-0xe9).
+guest_ktap_verdict() {
+    guest_output "$1" "$2" > "$RIG/output-$1"
+    _v=$(sed -n 's/^Test result: \([A-Z]*\).*/\1/p' "$RIG/output-$1" |
+         tail -n 1)
+    echo "${_v:-none} $GUEST_OUTPUT_FROM"
+}
+
+# guest_totals NAME DOMID: its "N passed, N failed, N skipped" line.
+guest_totals() {
+    guest_output "$1" "$2" |
+        grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n 1
+}
+
+# guest_report NAME DOMID: everything dom0 saw of the guest: the xl
+# monitor's log, Xen's own messages since guest_create, the guest's
+# port-0xe9 lines and its PV console log.
+guest_report() {
+    show "$XL_LOGS/xl-$1.log" "xl monitor log ($XL_LOGS/xl-$1.log)"
+    guest_ring | grep -v "^(d$2) " |
+        grep -vE "^\(XEN\) HVM d$2(v[0-9]+)? save: " > "$RIG/xen-$1.log"
+    show "$RIG/xen-$1.log" \
+        "xl dmesg: Xen's messages since xl create (less its HVM save lines)"
+    guest_e9_lines "$2" > "$RIG/e9-$1.log"
+    show "$RIG/e9-$1.log" "xl dmesg: (d$2) lines, the guest's port 0xe9"
+    guest_console "$1" > "$RIG/console-$1.log"
+    show "$RIG/console-$1.log" "PV console log ($CONSOLE_LOGS/guest-$1.log)"
+}
+
+# guest_xen_trouble DOMID: Xen's own words about the guest going wrong
+# (a triple fault, which Xen turns into a reboot shutdown, a crash, an
+# unhandled exit), since guest_create; says so when there are none.
+guest_xen_trouble() {
+    _t=$(guest_ring | grep -v "^(d$1) " |
+         grep -E "d$1(v[0-9]+)?[ :]" |
+         grep -iE 'triple fault|crash|unhandled|fatal|bad |invalid')
+    if [ -n "$_t" ]; then
+        echo "$_t" | while IFS= read -r _l; do say "Xen about d$1: $_l"; done
+    else
+        say "Xen about d$1: no fault or crash reported"
+    fi
+}
+
+# guest_dump NAME DOMID: where its vCPUs are (a hang, a triple fault):
+# registers and a symbolised stack trace of each vCPU, by xenctx, with
+# xenith's symbols (it runs at low addresses: -k 0, all of it is
+# "kernel"; built with frame pointers: -f).  The domain must still exist.
+guest_dump() {
+    run_logged "xenctx-$1" xenctx -f -S -C -k 0 -s /guest/xenith.map "$2"
+}
+
+# guest_destroy NAME: xl destroy, showing what it said.
+guest_destroy() {
+    run_logged "destroy-$1" xl destroy "$1"
+}
