@@ -2,9 +2,11 @@
 #
 #   make [CONFIG=default|debug|small|failtest|badmagic] [V=1]   build the kernel
 #   make run      boot under Xen in QEMU, selftest=all, output live
-#   make test     host unit tests + boot runs with 1, 2 and 4 vCPUs
-#   make bench    boot-time, wall-time and event-channel figures
+#   make test     everything: host unit tests, the boot matrix (1, 2, 4 and
+#                 8 vCPUs), the mutant proof and the xl rig (test-xl)
+#   make bench    boot-time, event-channel and pv-spinlock figures
 #   make mutants  each historic bug put back must be caught
+#   make test-xl  xenith as a domU of the real xl toolstack, nested
 #
 # A config (configs/NAME.mk) sets CONFIG_* switches; each config builds
 # into its own object directory so switching configs never mixes objects.
@@ -132,6 +134,7 @@ test: deps
 	$(Q)$(SUBMAKE) host-test
 	$(Q)sh tests/boot-matrix.sh
 	$(Q)sh tests/mutants.sh
+	$(Q)python3 tests/xl/xlrun.py --elf $(BUILD)/xenith.elf
 
 # Each historic bug put back must be caught by its regress case.
 mutants: deps
