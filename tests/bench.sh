@@ -311,7 +311,7 @@ END {
         v = "not met (ratio " ratio[8] ")"
     printf "goal: pv >= 5x plain at 8 vCPUs on 2 pCPUs: %s\n", v
 
-    printf "\nUncontended lock+unlock, ns per pair (fastest chunk of 20000 pairs):\n"
+    printf "\nUncontended lock+unlock, ns per pair (first quartile of 31 chunk means):\n"
     for (i = 1; i <= npairs; i++) {
         split(pairs[i], k, SUBSEP)
         printf "  %-46s %8s  (%s)\n", k[2], pair[k[1], k[2]],
