@@ -39,6 +39,7 @@
 #include <xenith/x86.h>
 #include <xen/errno.h>
 
+#include "bench_util.h"
 #include "evtchn_util.h"
 
 #define MAX_SAMPLES 1000
@@ -52,30 +53,7 @@ static uint64_t evtchn_ops(void)
                            __ATOMIC_RELAXED);
 }
 
-static uint64_t tsc_ns(uint64_t from, uint64_t to)
-{
-    return to > from ? tsc_delta_to_ns(to - from) : 0;
-}
-
-static void sort_u64(uint64_t *v, unsigned int n)
-{
-    for (unsigned int gap = n / 2; gap; gap /= 2)
-        for (unsigned int i = gap; i < n; i++) {
-            uint64_t x = v[i];
-            unsigned int j = i;
-
-            for (; j >= gap && v[j - gap] > x; j -= gap)
-                v[j] = v[j - gap];
-            v[j] = x;
-        }
-}
-
 /* ---- report lines ---------------------------------------------------- */
-
-static void report_skip(const char *label, const char *why)
-{
-    test_diag("bench: skip | %s | %s", label, why);
-}
 
 /* batch: mean ns of a back-to-back batch, 0 = not measured. */
 static void report_time(const char *label, uint64_t *v, unsigned int n,
@@ -97,17 +75,6 @@ static void report_time(const char *label, uint64_t *v, unsigned int n,
 static void report_avg(const char *label, uint64_t ns, unsigned int ops)
 {
     test_diag("bench: avg | %s | %lu | %u", label, (unsigned long)ns, ops);
-}
-
-/* goal < 0: a figure with no goal. */
-static void report_hc(const char *label, uint64_t ops, uint64_t hc, int goal)
-{
-    char g[12] = "-";
-
-    if (goal >= 0)
-        snprintf(g, sizeof(g), "%d", goal);
-    test_diag("bench: hc | %s | %lu | %lu | %s", label, (unsigned long)ops,
-              (unsigned long)hc, g);
 }
 
 /* ---- handlers and timed rounds ---------------------------------------- */
@@ -261,12 +228,6 @@ static unsigned int notify_rounds(evtchn_port_t send_port, struct stamp *st,
 struct batch {
     uint64_t notify, floor, diff;       /* medians of per-op means, ns */
 };
-
-static uint64_t median_u64(uint64_t *v, unsigned int n)
-{
-    sort_u64(v, n);
-    return v[n / 2];
-}
 
 static bool notify_batch(evtchn_port_t send_port, struct stamp *st,
                          unsigned int want_cpu, evtchn_port_t floor_port,

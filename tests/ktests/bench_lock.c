@@ -45,25 +45,8 @@
 #include <xenith/time.h>
 #include <xenith/x86.h>
 
+#include "bench_util.h"
 #include "spin_util.h"
-
-static uint64_t tsc_ns(uint64_t from, uint64_t to)
-{
-    return to > from ? tsc_delta_to_ns(to - from) : 0;
-}
-
-static uint64_t median_u64(uint64_t *v, unsigned int n)
-{
-    for (unsigned int i = 1; i < n; i++) {
-        uint64_t x = v[i];
-        unsigned int j = i;
-
-        for (; j > 0 && v[j - 1] > x; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
-    }
-    return v[n / 2];
-}
 
 /* The first quartile of n <= QUARTILE_MAX values, v left as it was. */
 #define QUARTILE_MAX 64
@@ -88,22 +71,6 @@ static uint64_t lock_hypercalls(void)
 {
     return hc_of(__HYPERVISOR_sched_op) +
            hc_of(__HYPERVISOR_event_channel_op);
-}
-
-static void report_skip(const char *label, const char *why)
-{
-    test_diag("bench: skip | %s | %s", label, why);
-}
-
-/* goal < 0: a figure with no goal. */
-static void report_hc(const char *label, uint64_t ops, uint64_t hc, int goal)
-{
-    char g[12] = "-";
-
-    if (goal >= 0)
-        snprintf(g, sizeof(g), "%d", goal);
-    test_diag("bench: hc | %s | %lu | %lu | %s", label, (unsigned long)ops,
-              (unsigned long)hc, g);
 }
 
 /* Per-operation samples (ns), sorted here. */
