@@ -150,6 +150,29 @@ static int finish_bind(int irq, long rc, evtchn_port_t port, unsigned int cpu,
     return irq;
 }
 
+/*
+ * The first half of every bind: take the mapping lock, refuse if what
+ * the bind would publish is taken already (slot: a per-vCPU table entry;
+ * port: an existing port's mapping), allocate the descriptor.  Returns the
+ * irq with the lock HELD (finish_bind drops it), or -errno with it
+ * dropped.
+ */
+static int begin_bind(const int *slot, evtchn_port_t port, enum evt_type type,
+                      enum irq_flow flow, unsigned int cpu)
+{
+    int irq;
+
+    mutex_lock(&evtchn_mapping_lock);
+    if ((slot && *slot >= 0) || (port && evtchn_to_irq(port) >= 0)) {
+        mutex_unlock(&evtchn_mapping_lock);
+        return -XEN_EEXIST;
+    }
+    irq = new_irq(type, flow, cpu);
+    if (irq < 0)
+        mutex_unlock(&evtchn_mapping_lock);
+    return irq;
+}
+
 static enum irq_flow flow_of(const struct evt_action *a)
 {
     return a->late_eoi ? IRQ_FLOW_LATE_EOI : IRQ_FLOW_EDGE;
@@ -165,16 +188,10 @@ int bind_virq(unsigned int virq, unsigned int cpu, const struct evt_action *a)
 
     if (virq >= NR_VIRQS_TRACKED || cpu >= MAX_VCPUS)
         return -XEN_EINVAL;
-    mutex_lock(&evtchn_mapping_lock);
-    if (pc->virq_to_irq[virq] >= 0) {
-        mutex_unlock(&evtchn_mapping_lock);
-        return -XEN_EEXIST;
-    }
-    irq = new_irq(EVT_VIRQ, percpu ? IRQ_FLOW_PERCPU : flow_of(a), cpu);
-    if (irq < 0) {
-        mutex_unlock(&evtchn_mapping_lock);
+    irq = begin_bind(&pc->virq_to_irq[virq], 0, EVT_VIRQ,
+                     percpu ? IRQ_FLOW_PERCPU : flow_of(a), cpu);
+    if (irq < 0)
         return irq;
-    }
     desc_info(irq_to_desc(irq))->u.virq = virq;
     rc = hyp_event_channel_op(EVTCHNOP_bind_virq, &b);
     if (!rc && !percpu && evtchn_bind_vcpu_port(b.port, cpu)) {
@@ -194,16 +211,9 @@ int bind_ipi(enum ipi ipi, unsigned int cpu, const struct evt_action *a)
 
     if (ipi >= NR_IPIS || cpu >= MAX_VCPUS)
         return -XEN_EINVAL;
-    mutex_lock(&evtchn_mapping_lock);
-    if (pc->ipi_to_irq[ipi] >= 0) {
-        mutex_unlock(&evtchn_mapping_lock);
-        return -XEN_EEXIST;
-    }
-    irq = new_irq(EVT_IPI, IRQ_FLOW_PERCPU, cpu);
-    if (irq < 0) {
-        mutex_unlock(&evtchn_mapping_lock);
+    irq = begin_bind(&pc->ipi_to_irq[ipi], 0, EVT_IPI, IRQ_FLOW_PERCPU, cpu);
+    if (irq < 0)
         return irq;
-    }
     desc_info(irq_to_desc(irq))->u.ipi = ipi;
     rc = hyp_event_channel_op(EVTCHNOP_bind_ipi, &b);
     return finish_bind(irq, rc, rc ? 0 : b.port, cpu, &pc->ipi_to_irq[ipi],
@@ -219,12 +229,9 @@ int bind_interdomain(domid_t dom, evtchn_port_t remote_port,
     long rc;
     int irq;
 
-    mutex_lock(&evtchn_mapping_lock);
-    irq = new_irq(EVT_EVTCHN, flow_of(a), 0);
-    if (irq < 0) {
-        mutex_unlock(&evtchn_mapping_lock);
+    irq = begin_bind(NULL, 0, EVT_EVTCHN, flow_of(a), 0);
+    if (irq < 0)
         return irq;
-    }
     desc_info(irq_to_desc(irq))->u.remote_dom = dom;
     rc = hyp_event_channel_op(EVTCHNOP_bind_interdomain, &b);
     return finish_bind(irq, rc, rc ? 0 : b.local_port, 0, NULL, true, a);
@@ -236,16 +243,9 @@ int bind_evtchn(evtchn_port_t port, const struct evt_action *a)
 
     if (!port)
         return -XEN_EINVAL;
-    mutex_lock(&evtchn_mapping_lock);
-    if (evtchn_to_irq(port) >= 0) {
-        mutex_unlock(&evtchn_mapping_lock);
-        return -XEN_EEXIST;
-    }
-    irq = new_irq(EVT_EVTCHN, flow_of(a), 0);
-    if (irq < 0) {
-        mutex_unlock(&evtchn_mapping_lock);
+    irq = begin_bind(NULL, port, EVT_EVTCHN, flow_of(a), 0);
+    if (irq < 0)
         return irq;
-    }
     /* Not ours to close on failure: the caller allocated it. */
     return finish_bind(irq, 0, port, 0, NULL, false, a);
 }

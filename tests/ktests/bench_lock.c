@@ -46,6 +46,7 @@
 #include <xenith/x86.h>
 
 #include "bench_util.h"
+#include "smp_util.h"
 #include "spin_util.h"
 
 /* The first quartile of n <= QUARTILE_MAX values, v left as it was. */
@@ -111,22 +112,12 @@ static void report_time(const char *label, uint64_t *v, unsigned int n)
 #define HANDOFF_HOLD 10
 #define HANDOFF_SAMPLE 16
 
-static uint64_t kick_errors(void)
-{
-    uint64_t n = 0;
-
-    for (unsigned int c = 0; c < MAX_VCPUS; c++)
-        n += __atomic_load_n(&percpu_area[c].pv_kick_errors,
-                             __ATOMIC_RELAXED);
-    return n;
-}
-
 /* false: a vCPU is still in the loop (the run is over for this case). */
 static bool handoff(bool pv)
 {
     static struct contend c;
     const char *mode = pv ? "pv" : "plain";
-    uint64_t e0 = kick_errors(), h0 = lock_hypercalls(), rate = 0;
+    uint64_t e0 = spin_kick_errors(), h0 = lock_hypercalls(), rate = 0;
     unsigned int fewest = ~0u, most = 0;
     char worst[24] = "-";
     bool ok;
@@ -173,7 +164,7 @@ static bool handoff(bool pv)
         test_diag("lock hand-off, %s: %lu acquisitions out of turn", mode,
                   c.fifo_violations);
     CHECK(c.fifo_violations == 0);
-    CHECK(kick_errors() == e0);
+    CHECK(spin_kick_errors() == e0);
     /* The baseline must really be one: nobody slept, nobody was kicked. */
     if (!pv)
         CHECK(c.polls == 0 && c.kicks == 0);
@@ -403,11 +394,6 @@ SELFTEST(bench, lock_uncontended, .explicit_only = true, .timeout_ms = 30000)
  */
 #define HOTPLUG_CYCLES 20
 
-static void whoami(void *arg)
-{
-    *(unsigned int *)arg = smp_processor_id();
-}
-
 SELFTEST(bench, hotplug_cycle, .explicit_only = true, .timeout_ms = 60000)
 {
     static uint64_t down[HOTPLUG_CYCLES], up[HOTPLUG_CYCLES],
@@ -417,7 +403,7 @@ SELFTEST(bench, hotplug_cycle, .explicit_only = true, .timeout_ms = 60000)
         __HYPERVISOR_sched_op,
     };
     uint64_t by_op[ARRAY_SIZE(ops)], total, start, mean;
-    unsigned int cpu = 0, n, who = ~0u, stood = 0;
+    unsigned int cpu = 0, n, stood = 0;
     char label[48], note[160];
 
     REQUIRE(smp_processor_id() == 0);
@@ -461,7 +447,7 @@ SELFTEST(bench, hotplug_cycle, .explicit_only = true, .timeout_ms = 60000)
     total = hypercall_total() - total;
     for (unsigned int i = 0; i < ARRAY_SIZE(ops); i++)
         by_op[i] = hc_of(ops[i]) - by_op[i];
-    CHECK(smp_call_on(cpu, whoami, &who, true) == 0 && who == cpu);
+    CHECK(vcpu_answers(cpu));
 
     test_diag("hotplug: %u cycles of vCPU%u; per cycle %lu.%02lu "
               "hypercalls: vcpu_op %lu, event_channel_op %lu, sched_op %lu "

@@ -21,19 +21,11 @@
 #include <xen/errno.h>
 
 #include "evtchn_util.h"
+#include "smp_util.h"
 #include "spin_util.h"
 
-static void whoami(void *arg)
+static void nothing(void *arg)
 {
-    *(unsigned int *)arg = smp_processor_id();
-}
-
-/* Runs on cpu over an IPI and answers: the vCPU is really there. */
-static bool answers(unsigned int cpu)
-{
-    unsigned int who = ~0u;
-
-    return smp_call_on(cpu, whoami, &who, true) == 0 && who == cpu;
 }
 
 /* The highest online vCPU that is not this one (offline= may have taken
@@ -57,11 +49,11 @@ SELFTEST(hotplug, offline_online_each, .min_vcpus = 2)
         CHECK(cpu_state(cpu) == CPU_OFFLINE);
         CHECK(hyp_vcpu_op(VCPUOP_is_up, cpu, NULL) == 0);
         CHECK(smp_nr_vcpus() == n - 1);
-        CHECK(smp_call_on(cpu, whoami, NULL, true) == -XEN_EINVAL);
+        CHECK(smp_call_on(cpu, nothing, NULL, true) == -XEN_EINVAL);
         CHECK(cpu_down(cpu) == -XEN_EINVAL);    /* already offline */
         CHECK(cpu_online_again(cpu) == 0);
         CHECK(cpu_online(cpu) && smp_nr_vcpus() == n);
-        CHECK(answers(cpu));
+        CHECK(vcpu_answers(cpu));
     }
     CHECK(cpu_down(0) == -XEN_EINVAL);
     CHECK(cpu_down(me) != 0);
@@ -78,7 +70,7 @@ SELFTEST(hotplug, cycle_100, .min_vcpus = 2, .timeout_ms = 60000)
         CHECK(cpu_down(cpu) == 0);
         CHECK(cpu_online_again(cpu) == 0);
     }
-    CHECK(answers(cpu));
+    CHECK(vcpu_answers(cpu));
     test_diag("%d offline+online cycles of vCPU%u, %lu us each", i, cpu,
               (unsigned long)((time_now_ns() - t0) / 1000 / (i ? i : 1)));
     return TEST_RESULT();
@@ -148,7 +140,7 @@ SELFTEST(hotplug, per_vcpu_irqs_rebound, .min_vcpus = 2)
          timer_ticks(k) == ticks && time_now_ns() < until;)
         cpu_relax();
     CHECK(timer_ticks(k) > ticks);
-    CHECK(answers(k));                  /* its call IPI works */
+    CHECK(vcpu_answers(k));             /* its call IPI works */
     CHECK(evtchn_oracle_check() == 0);
     return TEST_RESULT();
 }
@@ -167,18 +159,6 @@ static void lock_once_work(void *arg)
 {
     spin_lock(&dead_l);
     spin_unlock(&dead_l);
-}
-
-struct down_arg {
-    unsigned int cpu;
-    int rc;
-};
-
-static void down_work(void *arg)
-{
-    struct down_arg *a = arg;
-
-    a->rc = cpu_down(a->cpu);
 }
 
 struct churn {
@@ -201,29 +181,20 @@ static void churn_work(void *arg)
     }
 }
 
-static uint64_t kick_errors(void)
-{
-    uint64_t n = 0;
-
-    for (unsigned int i = 0; i < MAX_VCPUS; i++)
-        n += __atomic_load_n(&percpu_area[i].pv_kick_errors, __ATOMIC_RELAXED);
-    return n;
-}
-
 SELFTEST(hotplug, kicker_on_dead_vcpu, .min_vcpus = 3, .timeout_ms = 60000)
 {
     static struct churn ch;
     unsigned int k = last_vcpu();
-    struct down_arg da = { .cpu = k, .rc = 1 };
+    struct cpu_down_arg da = { .cpu = k, .rc = 1 };
     struct cpu_work wl, wd, w1, wk;
-    uint64_t errs = kick_errors();
+    uint64_t errs = spin_kick_errors();
 
     /* Part one: the waiter on a dying vCPU. */
     spin_threshold_set(16);
     spin_lock(&dead_l);
     REQUIRE(smp_work_queue(k, &wl, lock_once_work, NULL) == 0);
     CHECK(wait_until_waiting(k, &dead_l, NSEC_PER_SEC));
-    CHECK(smp_work_queue(1, &wd, down_work, &da) == 0);
+    CHECK(smp_work_queue(1, &wd, cpu_down_work, &da) == 0);
     while (cpu_state(k) == CPU_ONLINE)
         cpu_relax();
     mdelay(50);
@@ -254,7 +225,7 @@ SELFTEST(hotplug, kicker_on_dead_vcpu, .min_vcpus = 3, .timeout_ms = 60000)
     spin_threshold_set(PVLOCK_SPIN_DEFAULT);
     test_diag("%lu hand-offs while vCPU%u went down and up 20 times", ch.turns,
               k);
-    CHECK(kick_errors() == errs);
+    CHECK(spin_kick_errors() == errs);
     CHECK(evtchn_oracle_check() == 0);
     return TEST_RESULT();
 }
@@ -353,7 +324,7 @@ SELFTEST(hotplug, stress, .min_vcpus = 3, .explicit_only = true,
               (unsigned long)((time_now_ns() - t0) / NSEC_PER_MSEC), st.binds,
               st.events, st.moves, st.lost);
     CHECK(st.lost == 0);
-    CHECK(answers(k));
+    CHECK(vcpu_answers(k));
     CHECK(evtchn_oracle_check() == 0);
     return TEST_RESULT();
 }

@@ -20,6 +20,7 @@
 #include <xenith/x86.h>
 
 #include "evtchn_util.h"
+#include "smp_util.h"
 #include "spin_util.h"
 
 DECLARE_INJECT(evtdev_handler);
@@ -322,22 +323,10 @@ SELFTEST(regress, kick_all_waiters, .min_vcpus = 3)
  */
 DECLARE_INJECT(hotplug_after_move);
 
-struct down_work_arg {
-    unsigned int cpu;
-    int rc;
-};
-
-static void cpu_down_work(void *arg)
-{
-    struct down_work_arg *a = arg;
-
-    a->rc = cpu_down(a->cpu);
-}
-
 SELFTEST(regress, hotplug_alloc_lock, .min_vcpus = 4)
 {
     struct counter c = { 0 };
-    struct down_work_arg da = { .cpu = 2, .rc = 1 };
+    struct cpu_down_arg da = { .cpu = 2, .rc = 1 };
     struct cpu_work wd, wu;
     struct loopback lo;
     unsigned int descs;

@@ -186,3 +186,12 @@ void spin_kick(unsigned int cpu)
     if (port)
         (void)evtchn_send(port);
 }
+
+uint64_t spin_kick_errors(void)
+{
+    uint64_t n = 0;
+
+    for (unsigned int i = 0; i < MAX_VCPUS; i++)
+        n += __atomic_load_n(&percpu_area[i].pv_kick_errors, __ATOMIC_RELAXED);
+    return n;
+}

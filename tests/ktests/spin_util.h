@@ -54,6 +54,8 @@ bool contend_run(struct contend *c, uint64_t bound_ns);
 void spin_threshold_set(unsigned int n);
 /* Wait until vCPU cpu sleeps (or is about to) on lock l. */
 bool wait_until_waiting(unsigned int cpu, void *l, uint64_t timeout_ns);
+/* Kicks that failed to send, all vCPUs (a send to a closed port). */
+uint64_t spin_kick_errors(void);
 /* Recovery after a test caught a lost wake-up: kick vCPU cpu. */
 void spin_kick(unsigned int cpu);
 

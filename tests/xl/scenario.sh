@@ -168,8 +168,10 @@ vcpu_set_driver() {
     echo "the guest saw 1 vCPU, then 4, online"
 }
 
+# Each read bounded: a dom0 tool hung under load (seen: the driver waited
+# 90 s on a key the guest had long written) must not stall the wait.
 key_is() {
-    [ "$(xenstore-read "$1" 2> /dev/null)" = "$2" ]
+    [ "$(timeout 5 xenstore-read "$1" 2> /dev/null)" = "$2" ]
 }
 
 # wait_key KEY VALUE TENTHS: counts its own 100 ms sleeps rather than read
@@ -181,6 +183,8 @@ wait_key() {
         key_is "$1" "$2" && return 0
         usleep 100000
         i=$((i + 1))
+        [ $((i % 100)) = 0 ] && echo "  ... still '$(timeout 5 \
+            xenstore-read "$1" 2>&1)' after $i tries"
     done
     return 1
 }
