@@ -45,9 +45,11 @@ static void bit_clear(uint64_t *w, unsigned int b)
     __atomic_fetch_and(w, ~(1ull << b), __ATOMIC_SEQ_CST);
 }
 
+/* seq_cst (a plain load on x86): the pv-spinlock unlock orders this read
+ * after its releasing store (lock/pvlock.c, kick_skip). */
 static bool bit_test(uint64_t *w, unsigned int b)
 {
-    return __atomic_load_n(w, __ATOMIC_ACQUIRE) & (1ull << b);
+    return __atomic_load_n(w, __ATOMIC_SEQ_CST) & (1ull << b);
 }
 
 void evtchn_2l_init(void)

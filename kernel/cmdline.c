@@ -6,6 +6,7 @@
  * inside struct boot_options.
  */
 #include <xenith/cmdline.h>
+#include <xenith/pvlock.h>
 #include <xenith/console.h>
 #include <xenith/printk.h>
 #include <xenith/compiler.h>
@@ -225,6 +226,10 @@ static void parse_option(struct boot_options *o, const char *tok, size_t len)
         parse_upcall(o, v, vlen);
     } else if (key_is(tok, klen, "offline")) {
         parse_offline(o, v, vlen);
+    } else if (key_is(tok, klen, "pvspin")) {
+        if (parse_range(o, "pvspin", v, vlen, PVLOCK_SPIN_MIN,
+                        PVLOCK_SPIN_MAX, &n))
+            o->pvspin = n;
     } else {
         add_diag(o, false, "unknown option ignored:", tok, len);
     }

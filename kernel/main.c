@@ -14,6 +14,7 @@
 #include <xenith/panic.h>
 #include <xenith/percpu.h>
 #include <xenith/printk.h>
+#include <xenith/pvlock.h>
 #include <xenith/selftest.h>
 #include <xenith/smp.h>
 #include <xenith/string.h>
@@ -128,6 +129,7 @@ void kernel_main(paddr_t start_info_pa)
     if (!xen.is_dom0)
         console_attach_ring();
     time_init();
+    pvlock_set_default(boot_options.pvspin);
     apic_init();
     events_init();
     boot_cpu_online();

@@ -36,6 +36,8 @@ struct boot_options {
     enum exit_mode exit;
     enum upcall_mode upcall;
     uint64_t offline;           /* vCPUs to take offline after boot */
+    uint32_t pvspin;            /* pauses before a lock waiter sleeps;
+                                 * 0: calibrated (lock/pvlock.c) */
     unsigned int nr_errors, nr_warnings;
     unsigned int nr_diags;      /* stored diagnostics, <= CMDLINE_MAX_DIAGS */
     struct cmdline_diag diags[CMDLINE_MAX_DIAGS];

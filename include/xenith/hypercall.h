@@ -92,6 +92,15 @@ static inline __must_check long hyp_vcpu_op(int cmd, unsigned int vcpu,
     return _hypercall3(__HYPERVISOR_vcpu_op, cmd, vcpu, (unsigned long)arg);
 }
 
+/* Xen runs the entries in order and stores each one's result in it; the
+ * call itself fails only if the list cannot be read (or, before Xen 4.16,
+ * with -ENOSYS from an HVM guest). */
+static inline __must_check long hyp_multicall(struct multicall_entry *calls,
+                                              unsigned int nr)
+{
+    return _hypercall2(__HYPERVISOR_multicall, (unsigned long)calls, nr);
+}
+
 /* Small typed helpers for the calls the kernel makes by name. */
 static inline __must_check long xen_shutdown(unsigned int reason)
 {

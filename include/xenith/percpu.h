@@ -9,6 +9,8 @@
 #include <xenith/compiler.h>
 #include <xenith/cpu.h>
 #include <xenith/spinlock.h>
+#include <xen/xen.h>
+#include <xen/vcpu.h>
 
 #define MAX_VCPUS 64
 
@@ -91,6 +93,15 @@ struct percpu {
     uint32_t kick_depth;
     uint64_t kick_seq;
     uint64_t pv_polls, pv_kicks_sent, pv_kick_errors;
+    uint64_t pv_kicks_skipped;  /* the waiter's kicker was still pending */
+    /* Written by Xen at each of this vCPU's context switches (registered
+     * in PREPARE; runstate_ok once that worked).  steal_seen: its time
+     * runnable but not running, at the vCPU's last contended lock;
+     * shared_left: contended locks still to spin short. */
+    struct vcpu_runstate_info runstate __aligned(64);
+    bool runstate_ok;
+    uint64_t steal_seen;
+    unsigned int shared_left;
 
     /* kernel/smp_call.c.  call_lock: leaf, irqs off; protects both lists. */
     spinlock_t call_lock;

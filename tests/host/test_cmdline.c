@@ -56,6 +56,10 @@ static const struct case_ cases[] = {
     { "offline=64", 1, 0, 0 },
     { "offline=2,", 1, 0, 0 },
     { "offline=", 1, 0, 0 },
+    { "pvspin=4 pvspin=65536", 0, 0, 0 },
+    { "pvspin=3", 1, 0, 0 },
+    { "pvspin=65537", 1, 0, 0 },
+    { "pvspin=", 1, 0, 0 },
     { "=", 0, 1, 0 },
     { "=====", 0, 1, 0 },
     { "nosmp foo=bar", 0, 2, 0 },
@@ -88,6 +92,9 @@ static void check_values(void)
     /* A bad value keeps the default, the line goes on being parsed. */
     cmdline_parse("iterations=zz exit=qemu", 1024, &o);
     EXPECT(o.iterations == 1 && o.exit == EXIT_QEMU && o.nr_errors == 1);
+    EXPECT(o.pvspin == 0);              /* 0: calibrate at boot */
+    cmdline_parse("pvspin=300", 1024, &o);
+    EXPECT(o.pvspin == 300);
 }
 
 /* The parser must respect max even without a NUL: ASan catches a read of
@@ -108,7 +115,7 @@ static void fuzz(unsigned int rounds)
 {
     static const char *frags[] = {
         "selftest=", "iterations=", "loglevel=", "console=", "exit=", "upcall=",
-        "callback", "offline=",
+        "callback", "offline=", "pvspin=",
         "all", "none", ",", "=", " ", "\t", "*", "?", ".", "xen", "e9",
         "qemu", "0x", "9", "99999999999999999999", "\xff", "\x01", "boot",
     };

@@ -222,7 +222,7 @@ SELFTEST(hotplug, kicker_on_dead_vcpu, .min_vcpus = 3, .timeout_ms = 60000)
     }
     __atomic_store_n(&ch.stop, 1, __ATOMIC_RELEASE);
     CHECK(smp_work_wait(&w1, 2 * NSEC_PER_SEC));
-    spin_threshold_set(PVLOCK_SPIN_DEFAULT);
+    spin_threshold_set(pvlock_spin_default);
     test_diag("%lu hand-offs while vCPU%u went down and up 20 times", ch.turns,
               k);
     CHECK(spin_kick_errors() == errs);

@@ -307,7 +307,7 @@ SELFTEST(regress, kick_all_waiters, .min_vcpus = 3)
     }
     CHECK(smp_work_wait(&wb, DEADLOCK_NS));
     CHECK(kick_handler_saw_flag);
-    spin_threshold_set(PVLOCK_SPIN_DEFAULT);
+    spin_threshold_set(pvlock_spin_default);
     unbind(irq);
     return TEST_RESULT();
 }

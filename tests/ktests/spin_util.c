@@ -15,7 +15,7 @@ void contend_init(struct contend *c, unsigned int rounds,
     c->lock = (spinlock_t)SPINLOCK_INIT;
     c->rounds = rounds;
     c->total = total_per_cpu * smp_nr_vcpus();
-    c->threshold = PVLOCK_SPIN_DEFAULT;
+    c->threshold = pvlock_spin_default;
 }
 
 static bool done(struct contend *c)
@@ -95,13 +95,16 @@ static void contend_stop(struct timer *t)
     __atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
 }
 
-static void sum_stats(unsigned long *polls, unsigned long *kicks)
+static void sum_stats(unsigned long *polls, unsigned long *kicks,
+                      unsigned long *skipped)
 {
-    *polls = *kicks = 0;
+    *polls = *kicks = *skipped = 0;
     for (unsigned int i = 0; i < MAX_VCPUS; i++) {
         *polls += __atomic_load_n(&percpu_area[i].pv_polls, __ATOMIC_RELAXED);
         *kicks += __atomic_load_n(&percpu_area[i].pv_kicks_sent,
                                   __ATOMIC_RELAXED);
+        *skipped += __atomic_load_n(&percpu_area[i].pv_kicks_skipped,
+                                    __ATOMIC_RELAXED);
     }
 }
 
@@ -109,13 +112,13 @@ bool contend_run(struct contend *c, uint64_t bound_ns)
 {
     static struct cpu_work w[MAX_VCPUS];
     static struct timer stop_timer;
-    unsigned long p0, k0, p1, k1;
+    unsigned long p0, k0, s0, p1, k1, s1;
     unsigned int cpu, me = smp_processor_id();
     uint64_t t0;
     bool ok = true;
 
     spin_threshold_set(c->threshold);
-    sum_stats(&p0, &k0);
+    sum_stats(&p0, &k0, &s0);
     c->nr_cpus = 0;
     for_each_online_cpu(cpu) {
         c->cpus[c->nr_cpus++] = cpu;
@@ -153,10 +156,11 @@ bool contend_run(struct contend *c, uint64_t bound_ns)
         }
     }
     c->ns = time_now_ns() - t0;
-    sum_stats(&p1, &k1);
+    sum_stats(&p1, &k1, &s1);
     c->polls = p1 - p0;
     c->kicks = k1 - k0;
-    spin_threshold_set(PVLOCK_SPIN_DEFAULT);
+    c->kicks_skipped = s1 - s0;
+    spin_threshold_set(pvlock_spin_default);
     return ok;
 }
 

@@ -32,6 +32,7 @@ struct contend {
     unsigned long contended, fifo_violations;
     unsigned int nr_cpus, cpus[MAX_VCPUS];
     unsigned long polls, kicks; /* pv slow path, summed over vCPUs */
+    unsigned long kicks_skipped;/* the kicker was still pending */
     uint64_t ns;                /* wall time of the run */
     /* Timed mode (rounds and total 0): counter counts only acquisitions
      * made before stop; window_ns is from the start to the stop. */

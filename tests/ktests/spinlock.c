@@ -74,7 +74,7 @@ SELFTEST(spinlock, overcommit, .min_vcpus = 3, .timeout_ms = 60000)
     static struct contend c;
 
     contend_init(&c, 300, 0);
-    c.threshold = PVLOCK_SPIN_DEFAULT;
+    c.threshold = pvlock_spin_default;
     c.hold_relax = 200;
     REQUIRE(contend_run(&c, 2 * BOUND_NS));
     test_diag("%u vCPUs, %lu acquisitions, %lu polls, %lu kicks",
@@ -143,7 +143,7 @@ SELFTEST(spinlock, nested_wait, .min_vcpus = 2)
         CHECK(smp_work_wait(&w, NSEC_PER_SEC));
         test_fail_at(__FILE__, __LINE__, "outer wait lost its kick");
     }
-    spin_threshold_set(PVLOCK_SPIN_DEFAULT);
+    spin_threshold_set(pvlock_spin_default);
     unbind(irq);
     return TEST_RESULT();
 }
@@ -209,6 +209,6 @@ SELFTEST(spinlock, store_buffer, .min_vcpus = 2, .timeout_ms = 60000)
         test_fail_at(__FILE__, __LINE__, "lost wake-up");
     }
     CHECK(pp.turns == 2u * pp.rounds);
-    spin_threshold_set(PVLOCK_SPIN_DEFAULT);
+    spin_threshold_set(pvlock_spin_default);
     return TEST_RESULT();
 }
