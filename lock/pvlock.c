@@ -238,7 +238,8 @@ static void kick_flush(struct kick_batch *b)
             __atomic_store_n(&multicall_ok, false, __ATOMIC_RELAXED);
     }
     /* One kick, or no multicall: a send each (an older Xen loses speed,
-     * never a kick). */
+     * never a kick; after a multicall that failed part-way, a kick sent
+     * twice only wakes a waiter twice). */
     for (unsigned int i = 0; i < b->n; i++)
         kick_count(evtchn_send(b->port[i]));
     b->n = 0;
@@ -262,7 +263,7 @@ static void kick_queue(struct kick_batch *b, struct percpu *pc, bool next)
     if (!port)
         return;
     if (evtchn_port_pending(port)) {
-        pc->pv_kicks_skipped++;
+        this_cpu()->pv_kicks_skipped++;
         return;
     }
     if (b->n == KICK_BATCH)
@@ -383,52 +384,52 @@ static uint64_t median5(uint64_t v[CALIBRATE_RUNS])
     return v[CALIBRATE_RUNS / 2];
 }
 
-/* ns for CALIBRATE_PAUSES pauses, and for one null hypercall. */
-static void calibrate(uint64_t *pauses_ns, uint64_t *hypercall_ns)
+/* ns for CALIBRATE_PAUSES pauses, and for one null hypercall; false if
+ * the clock or the hypercall failed us. */
+static bool calibrate(uint64_t *pauses_ns, uint64_t *hypercall_ns)
 {
     uint64_t p[CALIBRATE_RUNS], h[CALIBRATE_RUNS];
 
     for (unsigned int r = 0; r < CALIBRATE_RUNS; r++) {
         uint64_t t0 = rdtsc_ordered(), t1;
+        long rc;
 
         for (unsigned int i = 0; i < CALIBRATE_PAUSES; i++)
             cpu_relax();
         t1 = rdtsc_ordered();
         p[r] = tsc_delta_to_ns(t1 - t0);
         t0 = rdtsc_ordered();
-        /* The version is known already: only the round trip counts. */
-        (void)!hyp_xen_version(XENVER_version, NULL);
+        rc = hyp_xen_version(XENVER_version, NULL);
         h[r] = tsc_delta_to_ns(rdtsc_ordered() - t0);
+        if (rc < 0)
+            return false;
     }
     *pauses_ns = median5(p);
     *hypercall_ns = median5(h);
+    return *pauses_ns && *hypercall_ns;
 }
 
 void pvlock_set_default(unsigned int pauses)
 {
     uint64_t p_ns = 0, h_ns = 0;
+    bool measured = calibrate(&p_ns, &h_ns);
     unsigned int n = pauses;
 
-    if (!n) {
-        calibrate(&p_ns, &h_ns);
-        n = p_ns && h_ns ? (unsigned int)MIN(2 * h_ns * CALIBRATE_PAUSES / p_ns,
-                                             (uint64_t)PVLOCK_SPIN_MAX)
-                         : PVLOCK_SPIN_FALLBACK;
-    }
+    if (!n)
+        n = measured ? (unsigned int)MIN(2 * h_ns * CALIBRATE_PAUSES / p_ns,
+                                         (uint64_t)PVLOCK_SPIN_MAX)
+                     : PVLOCK_SPIN_FALLBACK;
     n = MAX(MIN(n, PVLOCK_SPIN_MAX), PVLOCK_SPIN_MIN);
     pvlock_spin_default = n;
     __atomic_store_n(&pvlock_spin_threshold, n, __ATOMIC_RELAXED);
-    if (h_ns)
+    if (measured)
         steal_limit_ns = h_ns;
-    if (pauses)
-        pr_info("pvlock: a waiter spins %u pauses before it sleeps, %u on "
-                "a shared pCPU (pvspin=)\n", n, n >> SHARED_SHIFT);
-    else
-        pr_info("pvlock: a waiter spins %u pauses before it sleeps, %u on "
-                "a shared pCPU (a hypercall %lu ns, a pause %lu.%lu ns)\n",
-                n, n >> SHARED_SHIFT, (unsigned long)h_ns,
-                (unsigned long)(p_ns / CALIBRATE_PAUSES),
-                (unsigned long)(p_ns % CALIBRATE_PAUSES / 100));
+    pr_info("pvlock: a waiter spins %u pauses before it sleeps, %u on a "
+            "shared pCPU (%s; a hypercall %lu ns, a pause %lu.%lu ns)\n", n,
+            n >> SHARED_SHIFT, pauses ? "pvspin=" : measured ? "calibrated"
+            : "no clock: fallback", (unsigned long)h_ns,
+            (unsigned long)(p_ns / CALIBRATE_PAUSES),
+            (unsigned long)(p_ns % CALIBRATE_PAUSES / 100));
 }
 
 uint64_t pvlock_waiting_mask(void)

@@ -93,7 +93,7 @@ struct percpu {
     uint32_t kick_depth;
     uint64_t kick_seq;
     uint64_t pv_polls, pv_kicks_sent, pv_kick_errors;
-    uint64_t pv_kicks_skipped;  /* the waiter's kicker was still pending */
+    uint64_t pv_kicks_skipped;  /* kicks not sent: the kicker was pending */
     /* Written by Xen at each of this vCPU's context switches (registered
      * in PREPARE; runstate_ok once that worked).  steal_seen: its time
      * runnable but not running, at the vCPU's last contended lock;
