@@ -253,6 +253,7 @@ fi
 # One awk over the four files; FILENAME says which run a line is from.
 awk -F ' [|] ' -v f2="$l2" -v f4="$l4" -v f8="$l8" -v fd="$ld" '
 function ms(ns) { return ns == "" || ns == "-" ? "-" : sprintf("%.1f ms", ns / 1e6) }
+function us(ns) { return sprintf("%.0f us", ns / 1e3) }
 function num(v) { return v == "" ? "-" : v }
 function per(n, d) { return n == "" || d == "" || d == 0 ? "-" : sprintf("%.2f", n / d) }
 {
@@ -260,7 +261,8 @@ function per(n, d) { return n == "" || d == "" || d == 0 ? "-" : sprintf("%.2f",
     if ($1 == "lock") {
         rate[run, $2] = $4; worst[run, $2] = $5
         polls[run, $2] = $6; kicks[run, $2] = $7; acqs[run, $2] = $8
-        hcs[run, $2] = $9
+        hcs[run, $2] = $9; win[run, $2] = $11; rs_run[run, $2] = $12
+        rs_wait[run, $2] = $13
     } else if ($1 == "pair") {
         pair[run, $2] = $3; pairs[++npairs] = run SUBSEP $2
     } else if ($1 == "ranked") {
@@ -314,6 +316,22 @@ END {
     else
         v = "not met (ratio " ratio[8] ")"
     printf "goal: pv >= 5x plain at 8 vCPUs on 2 pCPUs: %s\n", v
+
+    printf "\nWhere the pCPU time went (the vCPUs\047 runstate areas over the window):\n"
+    printf "busy: pCPUs kept running by the lock\047s users; runnable: vCPUs waiting\n"
+    printf "for a pCPU, on average; pCPU/acq: running time per acquisition\n"
+    printf "%5s %-6s %6s %9s %10s\n", "vCPUs", "mode", "busy", "runnable", "pCPU/acq"
+    for (i = 1; i <= n; i++) {
+        r = runs[i]
+        for (m = 1; m <= 2; m++) {
+            md = m == 1 ? "pv" : "plain"
+            if (rs_run[r, md] == "" || rs_run[r, md] == "-" || !win[r, md])
+                continue
+            printf "%5s %-6s %6.2f %9.2f %10s\n", r, md,
+                rs_run[r, md] / win[r, md], rs_wait[r, md] / win[r, md],
+                acqs[r, md] ? us(rs_run[r, md] / acqs[r, md]) : "-"
+        }
+    }
 
     printf "\nUncontended lock+unlock, ns per pair (first quartile of 31 chunk means):\n"
     for (i = 1; i <= npairs; i++) {

@@ -8,7 +8,8 @@
  * skip lines:
  *
  *   bench: lock | MODE | VCPUS | ACQ_PER_S | WORST_NS | POLLS | KICKS | ACQS
- *               | HYPERCALLS | SKIPPED
+ *               | HYPERCALLS | SKIPPED | WINDOW_NS | RUNNING_NS
+ *               | RUNNABLE_NS | BLOCKED_NS
  *   bench: pair | LABEL | NS | PAIRS
  *   bench: ranked | STATE | NS | PAIRS
  *   bench: note | TEXT
@@ -20,6 +21,12 @@
  * acquisitions of the window; HYPERCALLS all the lock's hypercalls (an
  * unlock sends its kicks in one multicall); SKIPPED kicks not sent, the
  * kicker still pending from an earlier one.  WORST_NS "-": no wait was timed.
+ * RUNNING_NS .. BLOCKED_NS: the vCPUs' runstate times over the WINDOW_NS
+ * window, summed ("-" without runstate areas): running / window is how
+ * many pCPUs the lock's users kept busy, runnable / window how many vCPUs
+ * waited for a pCPU on average, running / ACQS what one acquisition
+ * cost in pCPU time; they say whether a mode is bound by the pCPUs or by
+ * waiting.
  * pair: one uncontended lock+unlock, ns with one decimal.  ranked: the
  * same for a lock with a rank, STATE compiled-out (no CONFIG_LOCK_ORDER)
  * or on / off (CONFIG_LOCK_ORDER, lockorder_live true / false), and
@@ -124,7 +131,7 @@ static bool handoff(bool pv)
     const char *mode = pv ? "pv" : "plain";
     uint64_t e0 = spin_kick_errors(), h0 = lock_hypercalls(), rate = 0, hc;
     unsigned int fewest = ~0u, most = 0;
-    char worst[24] = "-";
+    char worst[24] = "-", rs[80] = "- | - | -";
     bool ok;
 
     contend_init(&c, 0, 0);
@@ -152,10 +159,16 @@ static bool handoff(bool pv)
     if (c.waits_timed)
         snprintf(worst, sizeof(worst), "%lu",
                  (unsigned long)c.wait_worst_ns);
+    if (c.rs_ok)
+        snprintf(rs, sizeof(rs), "%lu | %lu | %lu",
+                 (unsigned long)c.rs_window[RUNSTATE_running],
+                 (unsigned long)c.rs_window[RUNSTATE_runnable],
+                 (unsigned long)c.rs_window[RUNSTATE_blocked]);
     hc = lock_hypercalls() - h0;
-    test_diag("bench: lock | %s | %u | %lu | %s | %lu | %lu | %lu | %lu | %lu",
-              mode, c.nr_cpus, (unsigned long)rate, worst, c.polls, c.kicks,
-              c.counter, (unsigned long)hc, c.kicks_skipped);
+    test_diag("bench: lock | %s | %u | %lu | %s | %lu | %lu | %lu | %lu | %lu "
+              "| %lu | %s", mode, c.nr_cpus, (unsigned long)rate, worst,
+              c.polls, c.kicks, c.counter, (unsigned long)hc, c.kicks_skipped,
+              (unsigned long)c.window_ns, rs);
     test_diag("lock hand-off, %s: %lu acquisitions in %lu ms (per vCPU "
               "%u..%u), %lu waits timed, mean %lu ns; %lu sched_op + "
               "event_channel_op + multicall", mode, c.counter,

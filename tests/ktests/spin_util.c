@@ -86,12 +86,62 @@ static void contend_body(void *arg)
     }
 }
 
+/*
+ * One vCPU's runstate times as of now (Xen system time, as
+ * state_entry_time): Xen writes the area only when the vCPU changes
+ * state, so the time in its current state is added here (a vCPU that
+ * runs the whole window, as with one vCPU per pCPU, has an area that
+ * never moves).  Read until two reads of the entry time agree: Xen may
+ * be rewriting the area from another pCPU.
+ */
+static void runstate_now(const struct vcpu_runstate_info *a, uint64_t now,
+                         uint64_t t[RUNSTATE_offline + 1])
+{
+    uint64_t entry;
+    int state;
+
+    do {
+        entry = __atomic_load_n(&a->state_entry_time, __ATOMIC_ACQUIRE);
+        state = __atomic_load_n(&a->state, __ATOMIC_RELAXED);
+        for (unsigned int s = 0; s <= RUNSTATE_offline; s++)
+            t[s] = __atomic_load_n(&a->time[s], __ATOMIC_RELAXED);
+        smp_rmb();
+    } while (entry != __atomic_load_n(&a->state_entry_time, __ATOMIC_RELAXED));
+    if (state >= 0 && state <= RUNSTATE_offline && now > entry)
+        t[state] += now - entry;
+}
+
+/* The runstate times of c's vCPUs, summed; false if one has no area. */
+static bool runstate_sum(const struct contend *c,
+                         uint64_t t[RUNSTATE_offline + 1])
+{
+    uint64_t now = time_now_ns();
+
+    for (unsigned int s = 0; s <= RUNSTATE_offline; s++)
+        t[s] = 0;
+    for (unsigned int i = 0; i < c->nr_cpus; i++) {
+        const struct percpu *pc = &percpu_area[c->cpus[i]];
+        uint64_t one[RUNSTATE_offline + 1];
+
+        if (!pc->runstate_ok)
+            return false;
+        runstate_now(&pc->runstate, now, one);
+        for (unsigned int s = 0; s <= RUNSTATE_offline; s++)
+            t[s] += one[s];
+    }
+    return true;
+}
+
 /* Timed mode, in the calling vCPU's timer interrupt: the window ends. */
 static void contend_stop(struct timer *t)
 {
     struct contend *c = t->data;
+    uint64_t end[RUNSTATE_offline + 1];
 
     c->t_stop = time_now_ns();
+    c->rs_ok = c->rs_ok && runstate_sum(c, end);
+    for (unsigned int s = 0; s <= RUNSTATE_offline; s++)
+        c->rs_window[s] = c->rs_ok ? end[s] - c->rs_start[s] : 0;
     __atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
 }
 
@@ -132,6 +182,7 @@ bool contend_run(struct contend *c, uint64_t bound_ns)
            time_now_ns() - t0 < bound_ns)
         cpu_relax();
     t0 = time_now_ns();
+    c->rs_ok = runstate_sum(c, c->rs_start);
     __atomic_store_n(&c->go, 1, __ATOMIC_RELEASE);
     /* Timed mode: the stop comes by interrupt, so it comes even while this
      * vCPU waits on the lock (a spin with interrupts on).  Armed after the

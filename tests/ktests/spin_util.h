@@ -44,6 +44,11 @@ struct contend {
     unsigned int sample_every;
     unsigned long waits_timed;
     uint64_t wait_worst_ns, wait_sum_ns;
+    /* Timed mode: where the window went, summed over the vCPUs from
+     * their runstate areas (RUNSTATE_running .. offline, ns); rs_ok
+     * false if a vCPU has no area. */
+    bool rs_ok;
+    uint64_t rs_start[RUNSTATE_offline + 1], rs_window[RUNSTATE_offline + 1];
 };
 
 void contend_init(struct contend *c, unsigned int rounds,
