@@ -51,15 +51,21 @@ DEFINE_INJECT(hotplug_after_move, "hotplug.after_move");
 /* On the dying vCPU, from its idle loop: nothing of ours runs on it any
  * more once this returns from VCPUOP_down (it never returns otherwise:
  * arch_vcpu_park restarts the bring-up path). */
+static bool take_die_request(void)
+{
+    int req = DIE_REQUESTED;
+
+    return __atomic_compare_exchange_n(&this_cpu()->die_request, &req,
+                                       DIE_TAKEN, false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+
 void cpu_die_self(void)
 {
-    struct percpu *pc = this_cpu();
-    int taken = DIE_REQUESTED;
-
-    if (!__atomic_compare_exchange_n(&pc->die_request, &taken, DIE_TAKEN,
-                                      false, __ATOMIC_ACQ_REL,
-                                      __ATOMIC_ACQUIRE))
-        return;                         /* the controller gave up */
+    /* Not yet if work or calls are queued (the idle loop runs them and
+     * comes back); not at all if the controller gave up. */
+    if (!smp_calls_close(take_die_request))
+        return;
     irq_disable();
     timer_quiet_self(true);
     arch_vcpu_park();

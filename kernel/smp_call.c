@@ -9,6 +9,7 @@
 #include <xenith/xenstore.h>
 #include <xenith/cpu.h>
 #include <xenith/events.h>
+#include <xenith/inject.h>
 #include <xenith/mm.h>
 #include <xenith/panic.h>
 #include <xenith/percpu.h>
@@ -24,18 +25,25 @@ struct smp_call {
     bool heap;                  /* no waiter: the runner frees it */
 };
 
-static void push_call(unsigned int cpu, struct smp_call *c)
+/* -EINVAL if cpu went down after the caller saw it online: the call
+ * would never run, and a waiter would wait for ever. */
+static int push_call(unsigned int cpu, struct smp_call *c)
 {
     struct percpu *pc = &percpu_area[cpu];
     unsigned long f = spin_lock_irqsave(&pc->call_lock);
     struct smp_call **pp = &pc->calls;
 
+    if (pc->calls_closed) {
+        spin_unlock_irqrestore(&pc->call_lock, f);
+        return -XEN_EINVAL;
+    }
     while (*pp)                         /* FIFO: callers expect order */
         pp = &(*pp)->next;
     c->next = NULL;
     *pp = c;
     spin_unlock_irqrestore(&pc->call_lock, f);
     ipi_send(cpu, IPI_CALL);
+    return 0;
 }
 
 void smp_call_interrupt(void)
@@ -90,7 +98,11 @@ int smp_call_on(unsigned int cpu, smp_fn_t fn, void *arg, bool wait)
             return -XEN_ENOMEM;
         *c = (struct smp_call){ .fn = fn, .arg = arg, .heap = true };
     }
-    push_call(cpu, c);
+    if (push_call(cpu, c)) {
+        if (c->heap)
+            kfree(c);
+        return -XEN_EINVAL;
+    }
     if (wait)
         wait_call(c);
     return 0;
@@ -99,6 +111,7 @@ int smp_call_on(unsigned int cpu, smp_fn_t fn, void *arg, bool wait)
 void smp_call_each(smp_fn_t fn, void *arg)
 {
     struct smp_call calls[MAX_VCPUS];
+    bool queued[MAX_VCPUS] = { false };
     unsigned int cpu, me = smp_processor_id();
     unsigned long f;
 
@@ -106,13 +119,15 @@ void smp_call_each(smp_fn_t fn, void *arg)
         if (cpu == me)
             continue;
         calls[cpu] = (struct smp_call){ .fn = fn, .arg = arg };
-        push_call(cpu, &calls[cpu]);
+        queued[cpu] = push_call(cpu, &calls[cpu]) == 0;
     }
     f = irq_save();
     fn(arg);
     irq_restore(f);
-    for_each_online_cpu(cpu)
-        if (cpu != me)
+    /* Wait for exactly the calls queued: a vCPU that went down since did
+     * not take one, and one queued runs before its vCPU goes down. */
+    for (cpu = 0; cpu < MAX_VCPUS; cpu++)
+        if (queued[cpu])
             wait_call(&calls[cpu]);
 }
 
@@ -128,6 +143,10 @@ int smp_work_queue(unsigned int cpu, struct cpu_work *w, smp_fn_t fn,
     pc = &percpu_area[cpu];
     *w = (struct cpu_work){ .fn = fn, .arg = arg };
     f = spin_lock_irqsave(&pc->call_lock);
+    if (pc->calls_closed) {             /* it went down since the check */
+        spin_unlock_irqrestore(&pc->call_lock, f);
+        return -XEN_EINVAL;
+    }
     for (pp = &pc->work; *pp; pp = &(*pp)->next)
         ;
     *pp = w;
@@ -146,6 +165,35 @@ bool smp_work_wait(struct cpu_work *w, uint64_t timeout_ns)
         cpu_relax();
     }
     return true;
+}
+
+/*
+ * A vCPU going down closes its queues in the step that takes the request,
+ * and only while they are empty: work or a call queued before that runs
+ * first (on this vCPU, as its owner expects), and one queued after it is
+ * refused, so neither is left on a parked vCPU.  Work queued just before
+ * the request used to be: cpu_down returned 0 with it not done
+ * (hotplug.work_queued_before_down).
+ */
+bool smp_calls_close(bool (*take)(void))
+{
+    struct percpu *pc = this_cpu();
+    unsigned long f = spin_lock_irqsave(&pc->call_lock);
+    bool closed = !pc->calls && !pc->work && take();
+
+    if (closed)
+        pc->calls_closed = true;
+    spin_unlock_irqrestore(&pc->call_lock, f);
+    return closed;
+}
+
+void smp_calls_open(void)
+{
+    struct percpu *pc = this_cpu();
+    unsigned long f = spin_lock_irqsave(&pc->call_lock);
+
+    pc->calls_closed = false;
+    spin_unlock_irqrestore(&pc->call_lock, f);
 }
 
 /* Run queued work, interrupts on.  Called by the idle loop. */
@@ -178,6 +226,11 @@ void smp_kick_idle(void)
             (void)ipi_try_send(cpu, IPI_CALL);
 }
 
+/* After the idle loop ran its work, before it looks for a down request:
+ * work queued here, just before the request, must still run
+ * (hotplug.work_queued_before_down). */
+DEFINE_INJECT(idle_before_die_check, "idle.before_die_check");
+
 void cpu_idle_loop(void)
 {
     struct percpu *pc = this_cpu();
@@ -185,6 +238,7 @@ void cpu_idle_loop(void)
     for (;;) {
         idle_run_work();
         xs_run_watches();               /* fired xenstore watches */
+        inject(&inject_idle_before_die_check, pc->cpu_id);
         if (__atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE))
             cpu_die_self();             /* hotplug: returns if cancelled */
         irq_disable();

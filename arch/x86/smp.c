@@ -75,6 +75,7 @@ void ap_main(unsigned int cpu)
     apic_cpu_init();
     events_cpu_start();
     timer_cpu_start();
+    smp_calls_open();                   /* closed when it last went down */
     cpu_set_state(cpu, CPU_ONLINE);
     irq_enable();
     cpu_idle_loop();

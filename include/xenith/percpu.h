@@ -107,6 +107,10 @@ struct percpu {
     spinlock_t call_lock;
     struct smp_call *calls;     /* run in the IPI handler */
     struct cpu_work *work;      /* run by the idle loop, irqs on */
+    /* Set by the vCPU as it takes a down request with both lists empty,
+     * cleared by it on its way up again: nothing queued is left behind
+     * on a parked vCPU (smp_calls_close). */
+    bool calls_closed;
 
     /* kernel/timer.c.  timer_lock: leaf, irqs off; protects timers. */
     spinlock_t timer_lock;

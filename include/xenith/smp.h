@@ -49,8 +49,18 @@ struct cpu_work {
     int done;                   /* atomic: set after fn returned */
 };
 
+/* 0, or -EINVAL if cpu is not online (or went down meanwhile). */
 int smp_work_queue(unsigned int cpu, struct cpu_work *w, smp_fn_t fn,
                    void *arg);
+/*
+ * Hotplug, on the vCPU itself.  smp_calls_close: if no call or work is
+ * queued here and take() agrees (it takes the down request), stop
+ * accepting both, in one step under the call lock: true.  Otherwise
+ * false, and the idle loop runs what is queued before it tries again.
+ * smp_calls_open: on the way up, before the vCPU is online.
+ */
+bool smp_calls_close(bool (*take)(void));
+void smp_calls_open(void);
 /* true once w ran; false if it has not within timeout_ns. */
 bool smp_work_wait(struct cpu_work *w, uint64_t timeout_ns);
 static inline bool smp_work_done(struct cpu_work *w)

@@ -11,6 +11,7 @@
 #include <xenith/events.h>
 #include <xenith/evtchn.h>
 #include <xenith/hypercall.h>
+#include <xenith/inject.h>
 #include <xenith/percpu.h>
 #include <xenith/pvlock.h>
 #include <xenith/smp.h>
@@ -227,6 +228,67 @@ SELFTEST(hotplug, kicker_on_dead_vcpu, .min_vcpus = 3, .timeout_ms = 60000)
               k);
     CHECK(spin_kick_errors() == errs);
     CHECK(evtchn_oracle_check() == 0);
+    return TEST_RESULT();
+}
+
+/*
+ * Work queued to a vCPU just before it is asked to go down must run, on
+ * it, before it parks: whoever queued it waits for it.  The window: the
+ * idle loop has run its work and not yet seen the down request; vCPU k is
+ * held there (idle.before_die_check) while work is queued and vCPU1's
+ * cpu_down posts the request.  Before the fix, k went down with the work
+ * still queued, cpu_down returned 0, and the work ran only when k came
+ * back (seen once in make test, with k preempted for the whole window).
+ */
+static int queued_ran_on = -1;          /* atomic */
+
+static void note_cpu_work(void *arg)
+{
+    __atomic_store_n(&queued_ran_on, (int)smp_processor_id(),
+                     __ATOMIC_RELEASE);
+}
+
+static void noop_work(void *arg)
+{
+}
+
+DECLARE_INJECT(idle_before_die_check);
+
+SELFTEST(hotplug, work_queued_before_down, .min_vcpus = 3,
+         .timeout_ms = 30000)
+{
+    unsigned int k = last_vcpu();
+    struct cpu_down_arg da = { .cpu = k, .rc = 1 };
+    struct cpu_work w0, wq, wd;
+    uint64_t until;
+
+    REQUIRE(k > 1);
+    __atomic_store_n(&queued_ran_on, -1, __ATOMIC_RELAXED);
+    inject_arm(&inject_idle_before_die_check, k);
+    /* Through its idle loop once more: work, then the point. */
+    REQUIRE(smp_work_queue(k, &w0, noop_work, NULL) == 0);
+    if (!inject_wait_held(&inject_idle_before_die_check, 2 * NSEC_PER_SEC)) {
+        inject_disarm(&inject_idle_before_die_check);
+        CHECK(smp_work_wait(&w0, NSEC_PER_SEC));
+        return TEST_FAIL;
+    }
+    CHECK(smp_work_queue(k, &wq, note_cpu_work, NULL) == 0);
+    CHECK(smp_work_queue(1, &wd, cpu_down_work, &da) == 0);
+    until = time_now_ns() + 2 * NSEC_PER_SEC;
+    while (__atomic_load_n(&percpu_area[k].die_request, __ATOMIC_ACQUIRE) == 0 &&
+           time_now_ns() < until)
+        cpu_relax();
+    CHECK(cpu_state(k) == CPU_DYING);
+    inject_release(&inject_idle_before_die_check);
+    CHECK(smp_work_wait(&wd, 8 * NSEC_PER_SEC) && da.rc == 0);
+    /* Done when cpu_down returned, and done on k itself. */
+    CHECK(smp_work_done(&wq));
+    CHECK(__atomic_load_n(&queued_ran_on, __ATOMIC_ACQUIRE) == (int)k);
+    CHECK(cpu_state(k) == CPU_OFFLINE);
+    CHECK(cpu_online_again(k) == 0);
+    /* After a failure the work may run only now: wait, wq is ours. */
+    CHECK(smp_work_wait(&wq, 2 * NSEC_PER_SEC));
+    CHECK(smp_work_done(&w0));
     return TEST_RESULT();
 }
 
