@@ -98,34 +98,36 @@ row "QEMU run, start to exit (s)" 2 '%8.2f'
 row "hypercalls, PVH entry to ready" 3 '%8d'
 fi # part 1
 
-# ---- event channels ---------------------------------------------------
-
-# evtchn NAME VCPUS SMP OUT: boot selftest=bench, keep its "bench:" lines
-# (without the KTAP prefix) in OUT.  The whole suite takes about 20 s
-# under TCG; the bound leaves room for a loaded host.
-evtchn() {
+# benchboot NAME ELF VCPUS SMP SELFTEST OUT: boot ELF with VCPUS vCPUs on
+# SMP pCPUs and selftest=SELFTEST, keep its "bench:" lines (without the
+# KTAP prefix) in OUT.  The longest, selftest=bench, takes about 20 s under
+# TCG; the bound leaves room for a loaded host.
+benchboot() {
     log=build/logs/$1.log
-    echo
-    echo "selftest=bench, $2 vCPU(s) on $3 pCPU(s) ..."
-    out=$(python3 tests/xenrun.py --elf "$ELF" --vcpus "$2" --smp "$3" \
-          --cmdline "selftest=bench" --timeout 180 --name "$1" --log "$log")
+    echo "selftest=$5, $3 vCPU(s) on $4 pCPU(s) ($2) ..."
+    out=$(python3 tests/xenrun.py --elf "$2" --vcpus "$3" --smp "$4" \
+          --cmdline "selftest=$5" --timeout 180 --name "$1" --log "$log")
     rc=$?
-    sed -n 's/^[[:space:]]*# bench: //p' "$log" > "$4" 2>/dev/null
+    sed -n 's/^[[:space:]]*# bench: //p' "$log" > "$6" 2>/dev/null
     if [ "$rc" -ne 0 ]; then
         printf '%s\n' "$out"
-        echo "bench: selftest=bench with $2 vCPU(s) did not PASS (log: $log)"
+        echo "bench: selftest=$5 with $3 vCPU(s) did not PASS (log: $log)"
         bad=$((bad + 1))
-    elif ! [ -s "$4" ]; then
-        echo "bench: selftest=bench with $2 vCPU(s) printed no figure (log: $log)"
+    elif ! [ -s "$6" ]; then
+        echo "bench: selftest=$5 with $3 vCPU(s) printed no figure (log: $log)"
         bad=$((bad + 1))
     else
         printf '%s\n' "$out" | sed -n 's/^xenrun: \(.*\)/\1/p'
     fi
 }
 
+# ---- event channels ---------------------------------------------------
+
 if part 2; then
-evtchn bench-evtchn-v4 4 2 "$v4"
-evtchn bench-evtchn-v1 1 1 "$v1"
+echo
+benchboot bench-evtchn-v4 "$ELF" 4 2 bench "$v4"
+echo
+benchboot bench-evtchn-v1 "$ELF" 1 1 bench "$v1"
 
 # Both tables read both files: rows in the order the 4-vCPU run printed
 # them, then any only the 1-vCPU run has.  Field separator " | ".
@@ -217,34 +219,16 @@ fi # part 2
 
 # ---- locks and hotplug --------------------------------------------------
 
-# lockrun NAME ELF VCPUS SELFTEST OUT: boot ELF with VCPUS vCPUs on 2
-# pCPUs, keep its "bench:" lines in OUT.  lock_handoff is 2 x 2 s plus the
-# drain after each stop; the bound leaves room for a loaded host.
-lockrun() {
-    log=build/logs/$1.log
-    echo "$4, $3 vCPU(s) on 2 pCPUs ($2) ..."
-    out=$(python3 tests/xenrun.py --elf "$2" --vcpus "$3" --smp 2 \
-          --cmdline "selftest=$4" --timeout 180 --name "$1" --log "$log")
-    rc=$?
-    sed -n 's/^[[:space:]]*# bench: //p' "$log" > "$5" 2>/dev/null
-    if [ "$rc" -ne 0 ]; then
-        printf '%s\n' "$out"
-        echo "bench: $4 with $3 vCPU(s) did not PASS (log: $log)"
-        bad=$((bad + 1))
-    else
-        printf '%s\n' "$out" | sed -n 's/^xenrun: \(.*\)/\1/p'
-    fi
-}
-
 if part 3; then
 echo
-lockrun bench-lock-v2 "$ELF" 2 \
+# lock_handoff is 2 x 2 s plus the drain after each stop.
+benchboot bench-lock-v2 "$ELF" 2 2 \
     bench.lock_handoff,bench.lock_uncontended,bench.hotplug_cycle "$l2"
-lockrun bench-lock-v4 "$ELF" 4 bench.lock_handoff,bench.hotplug_cycle "$l4"
-lockrun bench-lock-v8 "$ELF" 8 bench.lock_handoff,bench.hotplug_cycle "$l8"
+benchboot bench-lock-v4 "$ELF" 4 2 bench.lock_handoff,bench.hotplug_cycle "$l4"
+benchboot bench-lock-v8 "$ELF" 8 2 bench.lock_handoff,bench.hotplug_cycle "$l8"
 # The checker's cost needs a build that has it.
 if [ -n "$build_debug" ] || ${MAKE:-make} -s CONFIG=debug all >/dev/null; then
-    lockrun bench-lock-debug "$DEBUG_ELF" 2 bench.lock_uncontended "$ld"
+    benchboot bench-lock-debug "$DEBUG_ELF" 2 2 bench.lock_uncontended "$ld"
 else
     echo "bench: make CONFIG=debug failed: no lock-order checker figure"
     bad=$((bad + 1))
