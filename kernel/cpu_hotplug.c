@@ -48,9 +48,6 @@ struct mutex hotplug_lock = MUTEX_INIT_RANKED(RANK_HOTPLUG, "hotplug_lock");
  * regress.hotplug_alloc_lock frees an irq here (scenario 10). */
 DEFINE_INJECT(hotplug_after_move, "hotplug.after_move");
 
-/* On the dying vCPU, from its idle loop: nothing of ours runs on it any
- * more once this returns from VCPUOP_down (it never returns otherwise:
- * arch_vcpu_park restarts the bring-up path). */
 static bool take_die_request(void)
 {
     int req = DIE_REQUESTED;
@@ -60,6 +57,9 @@ static bool take_die_request(void)
                                        __ATOMIC_ACQUIRE);
 }
 
+/* On the dying vCPU, from its idle loop: nothing of ours runs on it any
+ * more once this returns from VCPUOP_down (it never returns otherwise:
+ * arch_vcpu_park restarts the bring-up path). */
 void cpu_die_self(void)
 {
     /* Not yet if work or calls are queued (the idle loop runs them and
