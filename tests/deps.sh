@@ -32,7 +32,7 @@ need qemu-system-x86 command -v qemu-system-x86_64
 need libxen-dev test -f /usr/include/xen/xen.h
 need python3 command -v python3
 
-am_root() { [ "$(id -u)" -eq 0 ]; }
+. tests/apt.sh
 
 if [ -n "$missing" ]; then
     if am_root; then
@@ -54,16 +54,7 @@ if [ ! -f "$XEN_GZ" ]; then
     if [ ! -f "$XEN_GZ" ]; then
         echo "deps: fetching $XEN_PKG (unpacked under $DEB_DIR, not installed)"
         mkdir -p "$DEB_DIR"
-        if ! (cd "$DEB_DIR" && apt-get download "$XEN_PKG" >/dev/null 2>&1); then
-            if am_root; then
-                apt-get update >/dev/null
-                (cd "$DEB_DIR" && apt-get download "$XEN_PKG")
-            else
-                echo "deps: cannot download $XEN_PKG; run 'sudo apt-get" \
-                     "update' first" >&2
-                exit 1
-            fi
-        fi
+        apt_download deps "$DEB_DIR" "$XEN_PKG"
         dpkg-deb -x "$DEB_DIR"/"$XEN_PKG"_*.deb "$DEB_DIR/root"
     fi
 fi

@@ -26,7 +26,7 @@ libxenstore4 libxencall1 libxendevicemodel1 libxenevtchn1
 libxenforeignmemory1 libxengnttab1 libxenhypfs1 libxentoolcore1
 libxentoollog1 libyajl2"
 
-am_root() { [ "$(id -u)" -eq 0 ]; }
+. tests/apt.sh
 
 # cache_complete: every .deb named in the stamp is still there (and unpacked).
 cache_complete() {
@@ -35,22 +35,6 @@ cache_complete() {
         [ -f "$DEBS/$deb" ] || return 1
     done < "$STAMP"
     ls "$DEBS"/linux-image-*.deb >/dev/null 2>&1
-}
-
-# download PKG...: apt-get download into $DEBS, with one `apt-get update`
-# (root only) if the package lists are missing or stale.
-download() {
-    if (cd "$DEBS" && apt-get download "$@" >/dev/null 2>&1); then
-        return 0
-    fi
-    if am_root; then
-        apt-get update >/dev/null
-        (cd "$DEBS" && apt-get download "$@")
-    else
-        echo "xl-fetch: cannot download $*; run 'sudo apt-get update'" \
-             "first" >&2
-        exit 1
-    fi
 }
 
 if ! cache_complete; then
@@ -77,7 +61,7 @@ if ! cache_complete; then
     if [ -n "$want" ]; then
         echo "xl-fetch: downloading$want (into $DEBS, not installed)"
         # shellcheck disable=SC2086 # the list is meant to split
-        download $want
+        apt_download xl-fetch "$DEBS" $want
     fi
     echo "xl-fetch: unpacking into $ROOT"
     rm -rf "$ROOT" "$STAMP" "$CACHE/vmlinux"
