@@ -6,7 +6,7 @@
 #   - its port-0xe9 output: Xen prints it as "(dN) ..." lines (needs Xen's
 #     guest_loglvl=all), read with `xl dmesg`;
 #   - its PV console ring: xenconsoled's log, $CONSOLE_LOGS/guest-NAME.log
-#     (empty while xenith has no console ring driver);
+#     (empty if the guest died before its ring was up);
 #   - its shutdown reason: the xl monitor that `xl create` leaves behind
 #     logs "Domain N has shut down, reason code R 0x..." into
 #     /var/log/xen/xl-NAME.log when Xen reports the shutdown, whatever the
@@ -31,16 +31,30 @@ reason_name() {
     esac
 }
 
+# The pCPUs the guests run on: all but pCPU0, which is dom0's alone (why:
+# XEN_APPEND in xlrun.py); all of them on a one-pCPU machine.
+guest_pcpus() {
+    _n=$(xl info | awk '$1 == "nr_cpus" { print $3 }')
+    case $_n in
+    '' | 1) echo all ;;
+    2) echo 1 ;;
+    *) echo "1-$((_n - 1))" ;;
+    esac
+}
+GUEST_PCPUS=$(guest_pcpus)
+say "guests run on pCPUs $GUEST_PCPUS; dom0 on pCPU0"
+
 # guest_create NAME [KEY=VALUE...]: `xl create` the xenith config under
 # NAME, with the options given overriding the file's (xl's own syntax:
 # 'cmdline="..."').  on_reboot becomes "preserve": xenith never asks for a
 # reboot, so a reboot is Xen's answer to a triple fault, and the domain is
 # kept for guest_dump.  tsc_mode="native": rdtsc is not trapped (under
-# TCG every trap is a nested-SVM round trip, slow and where the triple
-# faults below were seen).  GUEST_PAUSED=1: created paused (xl create -p), for
-# a caller that writes xenstore keys before the guest runs.  Sets GUEST_DOMID, GUEST_T0 (its start, ms) and
-# GUEST_RING, the number of lines Xen's console ring had before, so that
-# the helpers below read only what came after (one guest at a time).
+# TCG every trap is a nested-SVM round trip, slow, and where triple
+# faults were seen).  cpus=: off dom0's pCPU.  GUEST_PAUSED=1: created
+# paused (xl create -p), for a caller that writes xenstore keys before the
+# guest runs.  Sets GUEST_DOMID, GUEST_T0 (its start, ms) and GUEST_RING,
+# the number of lines Xen's console ring had before, so that the helpers
+# below read only what came after (one guest at a time).
 guest_create() {
     _gname=$1
     shift
@@ -50,7 +64,8 @@ guest_create() {
     GUEST_DOMID=
     GUEST_T0=$(now_ms)
     run_logged "create-$_gname" xl create ${GUEST_PAUSED:+-p} "$XL_CFG" \
-        "name=\"$_gname\"" 'on_reboot="preserve"' 'tsc_mode="native"' "$@"
+        "name=\"$_gname\"" 'on_reboot="preserve"' 'tsc_mode="native"' \
+        "cpus=\"$GUEST_PCPUS\"" "$@"
     _crc=$?
     # The monitor's first line names the domid even if the guest is
     # already gone (a short run that powered off and was destroyed).

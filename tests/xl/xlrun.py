@@ -40,8 +40,30 @@ TAIL_LINES = 40
 
 # Xen: everything the guests print, in a console ring that a whole run
 # fits in (xl dmesg is how the rig reads the guests' port 0xe9 lines).
+#
+# Three pCPUs, dom0's one vCPU pinned to pCPU0, the guests on the others
+# (guest.sh's cpus=, from `xl info`): no pCPU ever switches between a PV
+# vCPU (dom0) and an HVM one (a PVH guest).  Where it did (two pCPUs
+# shared by all), QEMU TCG's nested SVM now and then lost a guest's state
+# at a VMRUN: the guest triple-faulted right after a vmmcall or an x2APIC
+# EOI, or with Xen's own RIP (the instruction after its VMRUN) as the
+# guest's.  Measured: 4 of 11 rigs saw a triple fault with the pCPUs
+# shared; none in 13 with dom0 apart (8 with the guests on pCPU1 alone,
+# 5 with them on pCPUs 1-2); dom0 runs of xenith (HVM vCPUs only) never
+# showed it.
+#
+# spec-ctrl=eager-fpu: Xen restores a vCPU's FPU/SSE/AVX registers at
+# every context switch, instead of lazily on first use (CR0.TS and a #NM
+# trap).  With the lazy switch, under QEMU TCG, dom0's processes computed
+# wrong sums now and then (awk: 19909 for 19900) and crashed (SIGSEGV,
+# glibc's heap-corruption aborts, a busybox shell's loop counter jumping):
+# the rigs of 3 parallel loops of awk and xl list beside a running guest
+# all saw it (3 to 12 bad of 1200-2400 runs); 4 rigs with eager-fpu saw
+# none in 4800.
 XEN_APPEND = ("console=com1 loglvl=all guest_loglvl=all conring_size=4m "
-              "dom0_mem=256M,max:256M dom0_max_vcpus=2")
+              "dom0_mem=256M,max:256M dom0_max_vcpus=1 dom0_vcpus_pin "
+              "spec-ctrl=eager-fpu")
+RIG_PCPUS = 3
 DOM0_CMDLINE = "console=hvc0 earlyprintk=xen quiet"
 
 
@@ -74,11 +96,11 @@ def qemu_argv(a, initrd):
     modules = ",".join([
         xenrun.qemu_opt_escape(a.vmlinux + " " + DOM0_CMDLINE),
         xenrun.qemu_opt_escape(initrd)])
-    return [xenrun.QEMU, "-accel", "tcg", "-cpu", "max,-smap",
-            "-m", "1024", "-smp", "2", "-nographic", "-no-reboot",
+    return [xenrun.QEMU, "-accel", "tcg", "-cpu", a.cpu,
+            "-m", "1024", "-smp", str(a.smp), "-nographic", "-no-reboot",
             "-monitor", "none", "-serial", "stdio",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-            "-kernel", a.xen, "-append", XEN_APPEND, "-initrd", modules]
+            "-kernel", a.xen, "-append", " ".join([XEN_APPEND] + a.xen_arg), "-initrd", modules]
 
 
 def step(what, argv):
@@ -126,6 +148,15 @@ def main(argv):
     p.add_argument("--elf", default=xenrun.DEFAULT_ELF)
     p.add_argument("--cfg", default="configs/xl/xenith.cfg")
     p.add_argument("--xen", default=xenrun.XEN)
+    p.add_argument("--cpu", default="max,-smap",
+                   help="QEMU's -cpu for the rig's machine (default "
+                   "%(default)s: Linux as a PV dom0 fails with SMAP)")
+    p.add_argument("--smp", type=int, default=RIG_PCPUS,
+                   help="the rig's pCPUs (default %(default)s): pCPU0 is "
+                   "dom0's, the others the guests'")
+    p.add_argument("--xen-arg", action="append", default=[],
+                   help="one more option for Xen's command line, after "
+                   "the rig's own (the last of two settings wins)")
     p.add_argument("--timeout", type=float, default=300.0,
                    help="wall-clock bound of the QEMU run, in seconds")
     p.add_argument("--log", default="build/logs/xl.log")
