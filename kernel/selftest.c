@@ -24,6 +24,7 @@
 #include <xenith/console.h>
 #include <xenith/evtchn.h>
 #include <xenith/events.h>
+#include <xenith/hang_report.h>
 #include <xenith/irq.h>
 #include <xenith/hypercall.h>
 #include <xenith/mm.h>
@@ -188,6 +189,7 @@ void selftest_watchdog_tick(void)
     console_emergency();
     ktap("    # timeout: %s.%s still running after %u ms "
          "(iteration %u)\n", t->suite, t->name, timeout_ms(t), run.iteration);
+    hang_report();
     ktap("    not ok %u %s # timeout\n", run.case_no, t->name);
     ktap("not ok %u %s # run aborted by a hung test\n", run.suite_no + 1,
          t->suite);

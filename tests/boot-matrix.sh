@@ -135,13 +135,18 @@ check "faildemo.hangs is caught by the watchdog" \
     --grep "^    not ok 1 hangs # timeout$"
 
 # A hang with interrupts off: with 2 vCPUs the other vCPU's timer tick
-# sees the bound pass and ends the run by name; with 1 vCPU nothing in the
-# kernel can, and the runner's own wall bound must end it.
+# sees the bound pass and ends the run by name, after the hang report
+# (kernel/hang_report.c: each vCPU's state, its upcall, the pending
+# ports); with 1 vCPU nothing in the kernel can, and the runner's own
+# wall bound must end it.
 check "faildemo.hangs_irqs_off is caught by another vCPU's watchdog" \
     --name "failtest-v2-faildemo_hangs_irqs_off" --elf "$FAILTEST_ELF" \
     --vcpus 2 --smp 2 \
     --cmdline "selftest=faildemo.hangs_irqs_off" --expect FAIL \
     --grep "timeout: faildemo.hangs_irqs_off still running after 500 ms" \
+    --grep "^    # vCPU0: online, irq nesting 0; calls empty, work empty$" \
+    --grep "^    # vCPU1: online, irq nesting 1; " \
+    --grep "^    #   upcall pending [01], mask 0, pending_sel 0x[0-9a-f]+; " \
     --grep "^    not ok 1 hangs_irqs_off # timeout$"
 check "faildemo.hangs_irqs_off with 1 vCPU is ended by the runner's wall bound" \
     --name "failtest-v1-faildemo_hangs_irqs_off" --elf "$FAILTEST_ELF" \

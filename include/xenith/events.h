@@ -81,4 +81,8 @@ unsigned int evtchn_map_pages(void);
 unsigned int evtchn_map_row_ports(void);
 bool evtchn_map_trim_row(evtchn_port_t port);
 
+/* events/report.c: a hung test's last words (kernel/hang_report.c). */
+void evtchn_report_cpu(unsigned int cpu);
+void evtchn_report_pending(void);
+
 #endif
