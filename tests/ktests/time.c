@@ -52,13 +52,12 @@ static void sample(uint32_t khz, uint64_t *t, uint64_t *c)
     }
 }
 
-SELFTEST(time, rate)
+/* Agreement within 2%: the two use the same TSC but different
+ * calibrations, so a wrong mul/shift shows up as a large ratio. */
+static bool rate_agrees(uint32_t khz)
 {
-    uint32_t khz = xen_tsc_khz();
     uint64_t t0, c0, t1, c1, pv_ns, tsc_ns;
 
-    if (!khz)
-        SKIP("Xen reports no TSC frequency");
     sample(khz, &t0, &c0);
     mdelay(50);
     sample(khz, &t1, &c1);
@@ -66,9 +65,24 @@ SELFTEST(time, rate)
     tsc_ns = tsc_to_ns(c1 - c0, khz);
     test_diag("50 ms delay: pvclock %lu us, TSC at %u kHz %lu us",
               pv_ns / 1000, khz, tsc_ns / 1000);
-    /* Agreement within 2%: the two use the same TSC but different
-     * calibrations, so a wrong mul/shift shows up as a large ratio. */
-    CHECK(pv_ns * 100 >= tsc_ns * 98 && pv_ns * 100 <= tsc_ns * 102);
+    return pv_ns * 100 >= tsc_ns * 98 && pv_ns * 100 <= tsc_ns * 102;
+}
+
+/* Up to 3 tries: a vCPU that Xen moves to another pCPU inside the delay
+ * reads a TSC that may be offset from the first one's (the pvclock
+ * corrects for that, the raw difference cannot); seen once in some 45
+ * runs as a domU under QEMU TCG (pvclock 50102 us, TSC 46742 us).  A
+ * wrong scale is wrong on every try. */
+SELFTEST(time, rate)
+{
+    uint32_t khz = xen_tsc_khz();
+    bool agrees = false;
+
+    if (!khz)
+        SKIP("Xen reports no TSC frequency");
+    for (int try = 0; try < 3 && !agrees; try++)
+        agrees = rate_agrees(khz);
+    CHECK(agrees);
     return TEST_RESULT();
 }
 
