@@ -312,9 +312,9 @@ void unbind(int irq)
 
 evtchn_port_t irq_to_port(int irq)
 {
-    struct irq_desc *d = irq_to_desc(irq);
+    struct irq_info *info = irq_info_of(irq);
 
-    return d && d->chip == &evtchn_chip ? info_port(desc_info(d)) : 0;
+    return info ? info_port(info) : 0;
 }
 
 long evtchn_send(evtchn_port_t port)

@@ -49,6 +49,15 @@ static inline struct irq_info *desc_info(struct irq_desc *d)
     return d->chip_data;
 }
 
+/* irq's event-channel record, NULL if irq is none or not an event
+ * channel's. */
+static inline struct irq_info *irq_info_of(int irq)
+{
+    struct irq_desc *d = irq_to_desc(irq);
+
+    return d && d->chip == &evtchn_chip ? desc_info(d) : NULL;
+}
+
 static inline evtchn_port_t info_port(const struct irq_info *info)
 {
     return __atomic_load_n(&info->port, __ATOMIC_ACQUIRE);

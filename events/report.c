@@ -31,11 +31,8 @@ void evtchn_report_cpu(unsigned int cpu)
 {
     struct percpu *pc = &percpu_area[cpu];
     struct vcpu_info *vi = __atomic_load_n(&pc->vcpu_info, __ATOMIC_ACQUIRE);
-    int call_irq = __atomic_load_n(&pc->ipi_to_irq[IPI_CALL],
-                                   __ATOMIC_ACQUIRE);
-    struct irq_desc *d = irq_to_desc(call_irq);
-    evtchn_port_t call_port =
-        d && d->chip == &evtchn_chip ? info_port(desc_info(d)) : 0;
+    evtchn_port_t call_port = irq_to_port(
+        __atomic_load_n(&pc->ipi_to_irq[IPI_CALL], __ATOMIC_ACQUIRE));
 
     if (!vi)
         return;
@@ -60,7 +57,6 @@ void evtchn_report_pending(void)
 
     for (evtchn_port_t port = 1; port < EVTCHN_NR_PORTS_2L; port++) {
         int irq;
-        struct irq_desc *d;
         struct irq_info *info;
 
         if (!evtchn_2l_is_pending(port))
@@ -71,8 +67,7 @@ void evtchn_report_pending(void)
         }
         lines++;
         irq = evtchn_to_irq(port);
-        d = irq_to_desc(irq);
-        info = d && d->chip == &evtchn_chip ? desc_info(d) : NULL;
+        info = irq_info_of(irq);
         ktap("    # port %u pending: masked %d, owner vCPU %d, irq %d "
              "(%s, mask reasons 0x%x)\n", port, evtchn_2l_is_masked(port),
              owner_of(port), irq,

@@ -100,7 +100,8 @@ def qemu_argv(a, initrd):
             "-m", "1024", "-smp", str(a.smp), "-nographic", "-no-reboot",
             "-monitor", "none", "-serial", "stdio",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-            "-kernel", a.xen, "-append", " ".join([XEN_APPEND] + a.xen_arg), "-initrd", modules]
+            "-kernel", a.xen, "-append", " ".join([XEN_APPEND] + a.xen_arg),
+            "-initrd", modules]
 
 
 def step(what, argv):
