@@ -176,22 +176,25 @@ static void parse_upcall(struct boot_options *o, const char *v, size_t len)
         o->upcall = m;
 }
 
-/* offline=N[,N...]: vCPUs 1..63 to take offline once all are up. */
+/* offline=N[,N...]: vCPUs 1..MAX_VCPUS-1 to take offline once all are up. */
 static void parse_offline(struct boot_options *o, const char *v, size_t len)
 {
-    uint64_t mask = 0, n;
+    struct cpumask mask = { { 0 } };
+    uint64_t n;
     size_t start = 0;
 
+    BUILD_BUG_ON(MAX_VCPUS != 128);     /* the message below says 1..127 */
     while (start <= len) {
         size_t end = start;
         while (end < len && v[end] != ',')
             end++;
-        if (!parse_u64(v + start, end - start, &n) || n < 1 || n > 63) {
-            add_diag(o, true, "offline= takes vCPU numbers 1..63, not", v,
+        if (!parse_u64(v + start, end - start, &n) || n < 1 ||
+            n >= MAX_VCPUS) {
+            add_diag(o, true, "offline= takes vCPU numbers 1..127, not", v,
                      len);
             return;
         }
-        mask |= 1ull << n;
+        cpumask_set(&mask, n);
         start = end + 1;
     }
     o->offline = mask;

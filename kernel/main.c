@@ -88,10 +88,10 @@ static void attach_xenstore(void)
 /* offline=LIST: through the run-time hotplug path, as a test would. */
 static void offline_requested(void)
 {
-    for (unsigned int cpu = 1; cpu < 64; cpu++) {
+    for (unsigned int cpu = 1; cpu < MAX_VCPUS; cpu++) {
         int rc;
 
-        if (!(boot_options.offline & (1ull << cpu)))
+        if (!cpumask_test(&boot_options.offline, cpu))
             continue;
         rc = cpu_down(cpu);
         if (rc)

@@ -9,6 +9,7 @@
 #define XENITH_CMDLINE_H
 
 #include <xenith/types.h>
+#include <xenith/cpumask.h>
 
 #define CMDLINE_MAX_PATTERNS  32
 #define CMDLINE_PATTERN_MAX   64        /* bytes, including the NUL */
@@ -35,7 +36,7 @@ struct boot_options {
     unsigned int console;       /* CONSOLE_* sinks */
     enum exit_mode exit;
     enum upcall_mode upcall;
-    uint64_t offline;           /* vCPUs to take offline after boot */
+    struct cpumask offline;     /* vCPUs to take offline after boot */
     uint32_t pvspin;            /* pauses before a lock waiter sleeps;
                                  * 0: calibrated (lock/pvlock.c) */
     unsigned int nr_errors, nr_warnings;

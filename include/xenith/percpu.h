@@ -8,11 +8,10 @@
 #include <xenith/types.h>
 #include <xenith/compiler.h>
 #include <xenith/cpu.h>
+#include <xenith/cpumask.h>
 #include <xenith/spinlock.h>
 #include <xen/xen.h>
 #include <xen/vcpu.h>
-
-#define MAX_VCPUS 64
 
 struct tss {
     uint32_t reserved0;
@@ -94,6 +93,8 @@ struct percpu {
     uint64_t kick_seq;
     uint64_t pv_polls, pv_kicks_sent, pv_kick_errors;
     uint64_t pv_kicks_skipped;  /* kicks not sent: the kicker was pending */
+    uint64_t pv_lost_kicks;     /* polls that timed out on a lock already
+                                   ours: a kick that never came */
     /* Written by Xen at each of this vCPU's context switches (registered
      * in PREPARE; runstate_ok once that worked).  steal_seen: its time
      * runnable but not running, at the vCPU's last contended lock;

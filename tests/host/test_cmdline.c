@@ -52,8 +52,9 @@ static const struct case_ cases[] = {
     { "upcall=vector", 1, 0, 0 },
     { "upcall=", 1, 0, 0 },
     { "offline=1,3,63", 0, 0, 0 },
+    { "offline=64,127", 0, 0, 0 },
     { "offline=0", 1, 0, 0 },
-    { "offline=64", 1, 0, 0 },
+    { "offline=128", 1, 0, 0 },
     { "offline=2,", 1, 0, 0 },
     { "offline=", 1, 0, 0 },
     { "pvspin=4 pvspin=65536", 0, 0, 0 },
@@ -95,6 +96,12 @@ static void check_values(void)
     EXPECT(o.pvspin == 0);              /* 0: calibrate at boot */
     cmdline_parse("pvspin=300", 1024, &o);
     EXPECT(o.pvspin == 300);
+    /* vCPUs past 63: a domU may have 128 (Xen's HVM maximum). */
+    cmdline_parse("offline=2,63,64,127", 1024, &o);
+    EXPECT(cpumask_test(&o.offline, 2) && cpumask_test(&o.offline, 63) &&
+           cpumask_test(&o.offline, 64) && cpumask_test(&o.offline, 127));
+    EXPECT(!cpumask_test(&o.offline, 1) && !cpumask_test(&o.offline, 65) &&
+           !cpumask_test(&o.offline, 0));
 }
 
 /* The parser must respect max even without a NUL: ASan catches a read of

@@ -12,7 +12,7 @@
 #include <xenith/time.h>
 #include <xenith/x86.h>
 
-#define BOUND_NS (2 * NSEC_PER_SEC)
+#define BOUND_NS test_bound_ns(2 * NSEC_PER_SEC)
 
 struct who {
     unsigned int cpu_id[MAX_VCPUS];
@@ -42,7 +42,7 @@ SELFTEST(smp, all_vcpus_online)
 
         /* offline=N took it down at boot, or the toolstack wants it
          * down (maxvcpus above vcpus): it must really be down. */
-        if ((boot_options.offline & (1ull << cpu)) ||
+        if (cpumask_test(&boot_options.offline, cpu) ||
             !control_vcpu_wanted(cpu)) {
             off++;
             CHECK(cpu_state(cpu) == CPU_OFFLINE && up == 0);
