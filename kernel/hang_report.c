@@ -38,6 +38,10 @@ static void report_cpu(unsigned int cpu)
     if (wait_lock)
         ktap("    #   sleeps on lock %p for ticket %u\n", wait_lock,
              __atomic_load_n(&pc->wait_want, __ATOMIC_ACQUIRE));
+    if (__atomic_load_n(&pc->pv_lost_kicks, __ATOMIC_RELAXED))
+        ktap("    #   %lu lock kicks lost (its poll timed out on a lock "
+             "already its own)\n", (unsigned long)__atomic_load_n(
+                 &pc->pv_lost_kicks, __ATOMIC_RELAXED));
     evtchn_report_cpu(cpu);
 }
 

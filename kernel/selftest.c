@@ -165,9 +165,31 @@ static enum verdict finish(void)
     return VERDICT_PASS;
 }
 
+/*
+ * The bounds (each case's, and the waits inside cases that use
+ * test_bound_ns) were set for up to 8 vCPUs on 2 pCPUs of a loaded host.
+ * With more vCPUs each one runs less often and a hand-off round the
+ * vCPUs takes longer, so a bound grows with the vCPUs online, in steps
+ * of 8.  That only delays the verdict on a real hang: a lost wake-up or
+ * a deadlock never ends, whatever the bound.  (The vCPUs per pCPU would
+ * be the better measure, but a domU cannot learn the pCPU count.)
+ */
+#define BOUND_VCPUS 8
+
+unsigned int test_bound_scale(void)
+{
+    return MAX(1u, (smp_nr_vcpus() + BOUND_VCPUS - 1) / BOUND_VCPUS);
+}
+
+uint64_t test_bound_ns(uint64_t ns)
+{
+    return ns * test_bound_scale();
+}
+
 static uint32_t timeout_ms(const struct selftest *t)
 {
-    return t->timeout_ms ? t->timeout_ms : SELFTEST_DEFAULT_TIMEOUT_MS;
+    return (t->timeout_ms ? t->timeout_ms : SELFTEST_DEFAULT_TIMEOUT_MS) *
+           test_bound_scale();
 }
 
 void selftest_watchdog_tick(void)
@@ -426,6 +448,9 @@ enum verdict selftest_run_all(void)
                 break;
             }
     ktap("1..%u\n", nr_sel_suites);
+    if (test_bound_scale() > 1)
+        ktap("# %u vCPUs online: time bounds x%u\n", smp_nr_vcpus(),
+             test_bound_scale());
     for (unsigned int s = 0; s < nr_suites && !run.abort_reason; s++)
         run_suite(suites[s], sel);
     return finish();

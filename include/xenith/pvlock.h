@@ -28,7 +28,7 @@ extern bool pvlock_enabled;
 int pvlock_prepare_cpu(unsigned int cpu);
 void pvlock_dead_cpu(unsigned int cpu);
 
-/* vCPUs in the slow path right now (bit n = vCPU n). */
-uint64_t pvlock_waiting_mask(void);
+/* vCPU cpu is in the slow path right now. */
+bool pvlock_waiting(unsigned int cpu);
 
 #endif

@@ -45,6 +45,12 @@ struct selftest {
         __VA_ARGS__ };                                                      \
     static enum test_result test_##suite_##_##name_(void)
 
+/* A bound for a wait that only a hang can exceed, set for 8 vCPUs:
+ * scaled by test_bound_scale(), 1 up to 8 vCPUs online and one more per
+ * 8 beyond (kernel/selftest.c says why).  Case bounds scale the same. */
+uint64_t test_bound_ns(uint64_t ns);
+unsigned int test_bound_scale(void);
+
 /* Diagnostic inside the current test ("    # ..." in KTAP). */
 void test_diag(const char *fmt, ...) __printf(1, 2);
 void test_fail_at(const char *file, int line, const char *what);

@@ -18,7 +18,7 @@
 
 #include "evtchn_util.h"
 
-#define SEQ_WAIT_NS (2 * NSEC_PER_SEC)
+#define SEQ_WAIT_NS test_bound_ns(2 * NSEC_PER_SEC)
 
 struct flow {
     struct loopback lo;

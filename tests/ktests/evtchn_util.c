@@ -1,11 +1,12 @@
 /* Helpers shared by the event-channel self-tests. */
 #include "evtchn_util.h"
+#include <xenith/selftest.h>
 #include <xenith/percpu.h>
 #include <xenith/time.h>
 #include <xenith/x86.h>
 #include <xen/errno.h>
 
-#define WAIT_NS NSEC_PER_SEC
+#define WAIT_NS test_bound_ns(NSEC_PER_SEC)
 
 int loopback_open(struct loopback *lo, irq_handler_t ha, void *da,
                   irq_handler_t hb, void *db)

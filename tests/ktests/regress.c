@@ -28,7 +28,7 @@ DECLARE_INJECT(unbind_after_shutdown);
 DECLARE_INJECT(pirq_shutdown_window);
 
 #define HOLD_NS         (NSEC_PER_SEC)
-#define DEADLOCK_NS     (2 * NSEC_PER_SEC)
+#define DEADLOCK_NS     test_bound_ns(2 * NSEC_PER_SEC)
 
 struct unbind_arg {
     struct evtdev_user *u;
@@ -242,8 +242,11 @@ SELFTEST(regress, close_after_unmap, .min_vcpus = 2)
  * handler spins on a flag that vCPU2 sets only once it has taken L.  The
  * unlock must kick every waiter: vCPU2 then takes L and sets the flag,
  * vCPU1's handler returns, and vCPU1 takes L in turn.  The historic unlock
- * kicked only the first waiter (vCPU1, the lowest), which was busy in its
- * handler: vCPU2 slept on a free lock and neither vCPU progressed.
+ * kicked only the first waiter it found (vCPU1, the lowest), which was
+ * busy in its handler: vCPU2 slept on a free lock and neither vCPU
+ * progressed.  Today a poll ends after half a second at most (a defence,
+ * lock/pvlock.c): a kick that never came is then counted, and counted
+ * here as the livelock it would have been.
  */
 static spinlock_t kick_l = SPINLOCK_INIT;
 static int kick_flag, kick_in_handler, kick_handler_saw_flag;
@@ -282,6 +285,8 @@ SELFTEST(regress, kick_all_waiters, .min_vcpus = 3)
 {
     struct evt_action a = { .handler = kick_handler, .name = "kick-test" };
     struct cpu_work wb, wc;
+    uint64_t lost = spin_lost_kicks();
+    bool done;
     int irq;
 
     kick_flag = kick_in_handler = kick_handler_saw_flag = 0;
@@ -297,12 +302,20 @@ SELFTEST(regress, kick_all_waiters, .min_vcpus = 3)
     CHECK(wait_flag(&kick_in_handler));
     spin_unlock(&kick_l);
 
-    if (!smp_work_wait(&wc, DEADLOCK_NS)) {
-        test_diag("livelock (bug C): L is free but vCPU2 slept %lu ms "
-                  "unkicked while vCPU1 spun in its handler",
-                  DEADLOCK_NS / NSEC_PER_MSEC);
-        spin_kick(2);                   /* recover: the kick it missed */
-        CHECK(smp_work_wait(&wc, NSEC_PER_SEC));
+    done = smp_work_wait(&wc, DEADLOCK_NS);
+    if (!done || spin_lost_kicks() != lost) {
+        if (done)
+            test_diag("livelock (bug C): L is free but vCPU2 slept unkicked "
+                      "until its poll timed out, while vCPU1 spun in its "
+                      "handler");
+        else
+            test_diag("livelock (bug C): L is free but vCPU2 slept %lu ms "
+                      "unkicked while vCPU1 spun in its handler",
+                      DEADLOCK_NS / NSEC_PER_MSEC);
+        if (!done) {
+            spin_kick(2);               /* recover: the kick it missed */
+            CHECK(smp_work_wait(&wc, NSEC_PER_SEC));
+        }
         test_fail_at(__FILE__, __LINE__, "unlock did not kick every waiter");
     }
     CHECK(smp_work_wait(&wb, DEADLOCK_NS));

@@ -1,6 +1,7 @@
 /* Helpers shared by the pv-spinlock self-tests and benchmarks. */
 #include "spin_util.h"
 #include <xenith/events.h>
+#include <xenith/selftest.h>
 #include <xenith/pvlock.h>
 #include <xenith/smp.h>
 #include <xenith/string.h>
@@ -169,6 +170,7 @@ bool contend_run(struct contend *c, uint64_t bound_ns)
 
     spin_threshold_set(c->threshold);
     sum_stats(&p0, &k0, &s0);
+    c->lost_kicks = spin_lost_kicks();
     c->nr_cpus = 0;
     for_each_online_cpu(cpu) {
         c->cpus[c->nr_cpus++] = cpu;
@@ -211,6 +213,10 @@ bool contend_run(struct contend *c, uint64_t bound_ns)
     c->polls = p1 - p0;
     c->kicks = k1 - k0;
     c->kicks_skipped = s1 - s0;
+    c->lost_kicks = spin_lost_kicks() - c->lost_kicks;
+    if (c->lost_kicks)
+        test_diag("%lu kicks lost: a waiter's poll timed out on a lock "
+                  "already its own", c->lost_kicks);
     spin_threshold_set(pvlock_spin_default);
     return ok;
 }
@@ -225,7 +231,7 @@ bool wait_until_waiting(unsigned int cpu, void *l, uint64_t timeout_ns)
     uint64_t until = time_now_ns() + timeout_ns;
 
     while (__atomic_load_n(&percpu_area[cpu].wait_lock, __ATOMIC_ACQUIRE) != l ||
-           !(pvlock_waiting_mask() & (1ull << cpu))) {
+           !pvlock_waiting(cpu)) {
         if (time_now_ns() > until)
             return false;
         cpu_relax();
@@ -240,6 +246,15 @@ void spin_kick(unsigned int cpu)
 
     if (port)
         (void)evtchn_send(port);
+}
+
+uint64_t spin_lost_kicks(void)
+{
+    uint64_t n = 0;
+
+    for (unsigned int i = 0; i < MAX_VCPUS; i++)
+        n += __atomic_load_n(&percpu_area[i].pv_lost_kicks, __ATOMIC_RELAXED);
+    return n;
 }
 
 uint64_t spin_kick_errors(void)

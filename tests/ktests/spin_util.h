@@ -33,6 +33,8 @@ struct contend {
     unsigned int nr_cpus, cpus[MAX_VCPUS];
     unsigned long polls, kicks; /* pv slow path, summed over vCPUs */
     unsigned long kicks_skipped;/* the kicker was still pending */
+    unsigned long lost_kicks;   /* polls that timed out on a lock already
+                                   the waiter's (lock/pvlock.c) */
     uint64_t ns;                /* wall time of the run */
     /* Timed mode (rounds and total 0): counter counts only acquisitions
      * made before stop; window_ns is from the start to the stop. */
@@ -60,6 +62,9 @@ bool contend_run(struct contend *c, uint64_t bound_ns);
 void spin_threshold_set(unsigned int n);
 /* Wait until vCPU cpu sleeps (or is about to) on lock l. */
 bool wait_until_waiting(unsigned int cpu, void *l, uint64_t timeout_ns);
+/* Kicks that never came, all vCPUs: polls that timed out on a lock
+ * already the waiter's.  Every lock test wants none. */
+uint64_t spin_lost_kicks(void);
 /* Kicks that failed to send, all vCPUs (a send to a closed port). */
 uint64_t spin_kick_errors(void);
 /* Recovery after a test caught a lost wake-up: kick vCPU cpu. */
