@@ -69,15 +69,6 @@ def qemu_opt_escape(s):
     return s.replace(",", ",,")
 
 
-def kvm_usable():
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
-
-
 def xen_argv(a, kcmd):
     xen_append = ("console=com1 loglvl=all guest_loglvl=all dom0=pvh "
                   "dom0-iommu=none dom0_mem=%dM dom0_max_vcpus=%d"
@@ -91,12 +82,18 @@ def xen_argv(a, kcmd):
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
 
 
-def noxen_argv(a, kcmd, e9path, accel):
-    return [QEMU, "-accel", accel, "-cpu", "max", "-m", "128",
-            "-nographic", "-no-reboot", "-kernel", a.elf, "-append", kcmd,
-            "-debugcon", "file:" + e9path,
+def noxen_machine(qemu, accel):
+    """The plain-QEMU machine of a --no-xen boot; the KVM probe boots the
+    same one, so what it proves is what the boot will use."""
+    return [qemu, "-accel", accel, "-cpu", "max", "-m", "128",
+            "-nographic", "-no-reboot",
             "-monitor", "none", "-serial", "none",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
+
+
+def noxen_argv(a, kcmd, e9path, accel):
+    return noxen_machine(QEMU, accel) + [
+        "-kernel", a.elf, "-append", kcmd, "-debugcon", "file:" + e9path]
 
 
 # --------------------------------------------------------------------------
@@ -250,6 +247,183 @@ def run_qemu(argv, timeout, sinks):
     for _, lines in sinks:
         lines.flush()
     return (None if timed_out else proc.returncode), wall
+
+
+# --------------------------------------------------------------------------
+# Choosing the accelerator of a --no-xen boot
+#
+# /dev/kvm opening is no proof that KVM works: on some hosts QEMU 7.2 under
+# -accel kvm aborts at once ("failed to set MSR 0x10a to 0x69",
+# kvm_buf_set_msrs: Assertion ... failed, status 134), with -cpu max and
+# -cpu host alike.  So QEMU itself is asked: a tiny guest is booted under
+# KVM on the boot's own machine, and KVM is used only if that guest ran.
+# The answer is kept in build/kvm-probe.json for as long as its key holds
+# (the same QEMU binary, kernel boot and /dev/kvm node), so a test run
+# probes once, not once per boot.  Delete the file to probe again.
+
+# The probe guest writes PROBE_BYTE to port 0xf4: QEMU then exits with
+# (0x2a << 1) | 1 = 85, a status no failing QEMU (1 on its own errors, 134
+# on an abort) and no xenith verdict (1, 3, 5) gives.
+PROBE_BYTE = 0x2a
+PROBE_STATUS = (PROBE_BYTE << 1) | 1
+# A healthy KVM boots it in 5 s on these machines (nested KVM is slow to
+# create a VM), TCG in under 1 s; the bound leaves room for a loaded host.
+PROBE_TIMEOUT = 30.0
+# Bump when the probe changes, so no answer of an older probe is reused.
+PROBE_VERSION = 1
+# Set to 1, the probe runs a stand-in for QEMU that fails as the broken
+# hosts' QEMU does: the fallback can be tested on a host whose KVM works.
+FAKE_KVM_FAILURE_ENV = "XENITH_FAKE_KVM_FAILURE"
+FAKE_QEMU_FAILURE = (
+    "import os, sys\n"
+    "sys.stderr.write(%r)\n"
+    "sys.stderr.flush()\n"
+    "os.abort()\n" % (
+        "qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69 "
+        "(fake: %s=1)\n"
+        "qemu-system-x86_64: ../../target/i386/kvm/kvm.c: kvm_buf_set_msrs: "
+        "Assertion `ret == cpu->kvm_msr_buf->nmsrs' failed.\n"
+        % FAKE_KVM_FAILURE_ENV))
+
+
+def probe_guest_elf():
+    """A PVH ELF of one instruction sequence, entered in 32-bit protected
+    mode: write PROBE_BYTE to port 0xf4 (QEMU's isa-debug-exit), then halt.
+    The probe checks the accelerator, not the kernel: a kernel bug must not
+    be read as a broken KVM, nor need a built ELF."""
+    import struct
+    base = 0x100000
+    code = bytes([0xb0, PROBE_BYTE,     # mov al, PROBE_BYTE
+                  0xe6, 0xf4,           # out 0xf4, al
+                  0xf4,                 # hlt
+                  0xeb, 0xfd])          # jmp hlt
+    ehsize, phsize, phnum = 64, 56, 2
+    note_off = ehsize + phsize * phnum
+    # XEN_ELFNOTE_PHYS32_ENTRY (18): where the PVH boot enters.
+    note = struct.pack("<III4sI", 4, 4, 18, b"Xen\0", base + 0x1000)
+    code_off = 0x1000
+    ehdr = struct.pack("<4sBBBB8sHHIQQQIHHHHHH",
+                       b"\x7fELF", 2, 1, 1, 0, b"\0" * 8,
+                       2, 62, 1,                # ET_EXEC, EM_X86_64
+                       base + code_off, ehsize, 0, 0,
+                       ehsize, phsize, phnum, 64, 0, 0)
+    load = struct.pack("<IIQQQQQQ", 1, 5, code_off, base + code_off,
+                       base + code_off, len(code), len(code), 0x1000)
+    pnote = struct.pack("<IIQQQQQQ", 4, 4, note_off, 0, 0,
+                        len(note), len(note), 4)
+    img = ehdr + load + pnote + note
+    return img + b"\0" * (code_off - len(img)) + code
+
+
+def describe_status(status):
+    """A QEMU exit status as a shell would print it, with its signal."""
+    if status is None:
+        return "no exit within %g s" % PROBE_TIMEOUT
+    if status < 0:
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:
+            name = "signal %d" % -status
+        return "status %d (%s)" % (128 - status, name)
+    return "status %d" % status
+
+
+def probe_key(qemu, fake):
+    """What the probe's answer depends on; None if QEMU is not there."""
+    import shutil
+    path = shutil.which(qemu)
+    if not path:
+        return None
+    path = os.path.realpath(path)
+    st = os.stat(path)
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot_id = f.read().strip()
+    except OSError:
+        boot_id = None
+    try:
+        kv = os.stat("/dev/kvm")
+        kvm_node = [kv.st_ino, kv.st_ctime_ns]   # new after a module reload
+    except OSError:
+        kvm_node = None
+    return {"version": PROBE_VERSION, "qemu": path,
+            "qemu_mtime_ns": st.st_mtime_ns, "qemu_size": st.st_size,
+            "boot_id": boot_id, "kvm_node": kvm_node, "fake": fake}
+
+
+def run_kvm_probe(qemu, fake, log_path, accel="kvm"):
+    """Boot the probe guest under KVM once: (ok, what happened, QEMU's
+    status or None if it did not exit in time).  accel is for the host
+    test, which shows under TCG that the probe guest can pass."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="xenith-kvm-probe-") as tmp:
+        elf = os.path.join(tmp, "probe.elf")
+        with open(elf, "wb") as f:
+            f.write(probe_guest_elf())
+        if fake:
+            argv = [sys.executable, "-c", FAKE_QEMU_FAILURE]
+        else:
+            argv = noxen_machine(qemu, accel) + ["-kernel", elf]
+        d = os.path.dirname(log_path)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+            log.write("# kvm probe: %s\n" % (
+                "a stand-in for QEMU that aborts (%s=1)" % FAKE_KVM_FAILURE_ENV
+                if fake else " ".join(argv)))
+            out = Lines(log, False)
+            status, wall = run_qemu(argv, PROBE_TIMEOUT, [("pipe", out)])
+            log.write("# kvm probe: %s, wall %.2fs\n"
+                      % (describe_status(status), wall))
+    if status == PROBE_STATUS:
+        return True, "%s probe passed in %.1f s" % (accel, wall), status
+    said = [l.strip() for l in out.lines if l.strip()]
+    why = "%s probe failed: %s" % (accel, describe_status(status))
+    if said:
+        why += ', its last words "%s"' % said[-1][:200]
+    return False, why, status
+
+
+def choose_accel(qemu=QEMU, cache_path=None, log_path=None):
+    """The accelerator for a --no-xen boot and why: (accel, reason)."""
+    import json
+    fake = os.environ.get(FAKE_KVM_FAILURE_ENV, "") not in ("", "0")
+    # A faked answer has its own file, so testing the fallback does not
+    # throw away the real one.
+    suffix = "-fake" if fake else ""
+    if cache_path is None:
+        cache_path = os.path.join("build", "kvm-probe%s.json" % suffix)
+    if log_path is None:
+        log_path = os.path.join("build", "logs", "kvm-probe%s.log" % suffix)
+    if not fake:
+        try:
+            os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
+        except OSError as e:
+            return "tcg", "no usable /dev/kvm: %s" % e.strerror
+    key = probe_key(qemu, fake)
+    if key is None:
+        return "tcg", "kvm probe not run: %s not found" % qemu
+    try:
+        with open(cache_path) as f:
+            cached = json.load(f)
+        if cached.get("key") == key:
+            return ("kvm" if cached["ok"] else "tcg",
+                    cached["why"] + " (cached in %s)" % cache_path)
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    ok, why, status = run_kvm_probe(qemu, fake, log_path)
+    why += "; log " + log_path
+    # A timeout may be a loaded host, not a broken KVM: not kept, so the
+    # next boot asks again.  A status is an answer and is kept.
+    if status is not None:
+        d = os.path.dirname(cache_path)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        tmp = cache_path + ".%d.tmp" % os.getpid()
+        with open(tmp, "w") as f:
+            json.dump({"key": key, "ok": ok, "why": why}, f, indent=1)
+        os.replace(tmp, cache_path)
+    return ("kvm" if ok else "tcg"), why
 
 
 # --------------------------------------------------------------------------
@@ -415,8 +589,9 @@ def judge(lines, status, noxen_mode):
         return v
     if status not in (0, 1, 3, 5):
         v.outcome = "ERROR"
-        v.reasons.append("QEMU exited with status %d, which no guest "
-                         "verdict produces (QEMU failed?)" % status)
+        v.reasons.append("QEMU exited with %s, which no guest "
+                         "verdict produces (QEMU failed?)"
+                         % describe_status(status))
         return v
     if noxen_mode:
         # Without Xen there is no KTAP: the guest's port 0xe9 words are
@@ -572,11 +747,20 @@ def main(argv):
               "wall=0.00s log=%s" % (name, a.expect, log_path))
         return 2
 
+    # Said before the boot, so a boot that hangs still shows what it ran on.
+    if a.no_xen:
+        accel, why = choose_accel()
+    else:
+        accel, why = "tcg", "Xen boots always run under TCG"
+    accel_line = "accel=%s (%s)" % (accel, why)
+    print("xenrun: %s: %s" % (name, accel_line))
+    sys.stdout.flush()
+
     with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+        log.write("# xenrun: %s\n" % accel_line)
         if a.no_xen:
             e9 = log_path + ".e9"
             open(e9, "wb").close()
-            accel = "kvm" if kvm_usable() else "tcg"
             argv_q = noxen_argv(a, kcmd, e9, accel)
         else:
             e9 = None

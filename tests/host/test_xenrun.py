@@ -4,8 +4,11 @@ console output and QEMU statuses in, outcome out.  The runner is what
 every boot check stands on, so it must be shown to say FAIL, PANIC,
 TIMEOUT and ERROR when it should, not only PASS."""
 
+import json
 import os
+import shutil
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -105,6 +108,92 @@ class Judge(unittest.TestCase):
         self.assertEqual(xenrun.guest_cmdline("exit=halt"), "exit=halt")
         self.assertTrue(xenrun.guest_cmdline("myexit=1").startswith(
             "exit=qemu"))
+
+
+class FakeKvmFailure:
+    """XENITH_FAKE_KVM_FAILURE=1 for the duration of a with block."""
+
+    def __enter__(self):
+        self.old = os.environ.get(xenrun.FAKE_KVM_FAILURE_ENV)
+        os.environ[xenrun.FAKE_KVM_FAILURE_ENV] = "1"
+
+    def __exit__(self, *exc):
+        if self.old is None:
+            del os.environ[xenrun.FAKE_KVM_FAILURE_ENV]
+        else:
+            os.environ[xenrun.FAKE_KVM_FAILURE_ENV] = self.old
+
+
+@unittest.skipUnless(shutil.which(xenrun.QEMU), xenrun.QEMU + " not in PATH")
+class Accel(unittest.TestCase):
+    """The KVM probe of --no-xen boots (xenrun.choose_accel): a QEMU that
+    aborts under KVM means TCG, and the reason says so."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="test_xenrun-")
+        self.cache = os.path.join(self.dir, "kvm-probe.json")
+        self.log = os.path.join(self.dir, "kvm-probe.log")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def choose(self):
+        return xenrun.choose_accel(cache_path=self.cache, log_path=self.log)
+
+    def test_status_is_told_as_a_shell_would(self):
+        self.assertEqual(xenrun.describe_status(-6), "status 134 (SIGABRT)")
+        self.assertEqual(xenrun.describe_status(1), "status 1")
+
+    def test_failed_probe_falls_back_to_tcg_and_says_why(self):
+        with FakeKvmFailure():
+            accel, why = self.choose()
+        self.assertEqual(accel, "tcg")
+        self.assertIn("kvm probe failed: status 134 (SIGABRT)", why)
+        self.assertIn("kvm_buf_set_msrs: Assertion", why)
+        with open(self.log) as f:
+            self.assertIn("failed to set MSR 0x10a to 0x69", f.read())
+
+    def test_answer_is_cached_for_the_run(self):
+        with FakeKvmFailure():
+            first = self.choose()
+            os.unlink(self.log)         # a second probe would write it
+            accel, why = self.choose()
+        self.assertEqual(accel, "tcg")
+        self.assertIn(first[1], why)
+        self.assertIn("(cached in %s)" % self.cache, why)
+        self.assertFalse(os.path.exists(self.log))
+
+    def test_answer_for_another_key_is_not_reused(self):
+        with FakeKvmFailure():
+            key = xenrun.probe_key(xenrun.QEMU, True)
+        key["qemu_mtime_ns"] += 1       # QEMU was upgraded since
+        with open(self.cache, "w") as f:
+            json.dump({"key": key, "ok": True, "why": "old"}, f)
+        with FakeKvmFailure():
+            accel, why = self.choose()
+        self.assertEqual(accel, "tcg")
+        self.assertNotIn("cached", why)
+
+    def test_probe_that_hangs_is_bounded_and_not_cached(self):
+        saved = (xenrun.FAKE_QEMU_FAILURE, xenrun.PROBE_TIMEOUT)
+        xenrun.FAKE_QEMU_FAILURE = "import time; time.sleep(60)"
+        xenrun.PROBE_TIMEOUT = 0.5
+        try:
+            with FakeKvmFailure():
+                accel, why = self.choose()
+        finally:
+            xenrun.FAKE_QEMU_FAILURE, xenrun.PROBE_TIMEOUT = saved
+        self.assertEqual(accel, "tcg")
+        self.assertIn("kvm probe failed: no exit within", why)
+        self.assertFalse(os.path.exists(self.cache))
+
+    def test_probe_guest_passes_under_tcg(self):
+        # A probe that could never pass would put every host on TCG
+        # without a word: its guest must give the status it looks for.
+        ok, why, status = xenrun.run_kvm_probe(xenrun.QEMU, False, self.log,
+                                               accel="tcg")
+        self.assertTrue(ok, why)
+        self.assertEqual(status, xenrun.PROBE_STATUS)
 
 
 if __name__ == "__main__":

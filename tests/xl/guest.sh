@@ -106,40 +106,47 @@ guest_state() {
 
 # guest_wait NAME SECONDS: wait for the domain to end; polls `xl list`
 # (not `xl domid NAME`, which was seen failing now and then while the
-# domain ran).  0: it is gone; 2: it has shut down and is kept (state s
-# or c for 2 s: on_crash = "preserve", or a triple fault; a domain whose
-# action is destroy shows s only until the xl monitor destroys it);
-# 1: still running at the bound.
+# domain ran) every 0.2 s, SECONDS * 5 times at most (a count, not a
+# clock: see wait_for).  0: it is gone; 2: it has shut down and is kept
+# (state s or c in 10 polls running: on_crash = "preserve", or a triple
+# fault; a domain whose action is destroy shows s only until the xl
+# monitor destroys it); 1: still running after the last poll.
 guest_wait() {
-    _end=$(( $(now_ms) + $2 * 1000 ))
-    _kept=
+    _polls=$(( $2 * 5 ))
+    _kept=0
     while :; do
         if _row=$(guest_row "$1"); then
             [ -n "$_row" ] || return 0
             case $(echo "$_row" | awk '{ print $5 }') in
             *s* | *c*)
-                [ -n "$_kept" ] || _kept=$(( $(now_ms) + 2000 ))
-                [ "$(now_ms)" -lt "$_kept" ] || return 2 ;;
+                _kept=$(( _kept + 1 ))
+                [ "$_kept" -lt 10 ] || return 2 ;;
+            *)  _kept=0 ;;
             esac
         fi
-        [ -n "$_kept" ] || [ "$(now_ms)" -lt "$_end" ] || return 1
+        if [ "$_polls" -le 0 ]; then
+            # Up to 10 polls more, only to see a shut-down domain through.
+            [ "$_kept" -gt 0 ] && [ "$_polls" -gt -10 ] || return 1
+        fi
+        _polls=$(( _polls - 1 ))
         usleep 200000
     done
 }
 
 # guest_reason_logged NAME: the shutdown reason code the xl monitor
-# logged, waiting up to 3 s for the line (it may trail the state change);
-# empty if none.
+# logged, polling up to 15 times 0.2 s apart for the line (it may trail
+# the state change); empty if none.
 guest_reason_logged() {
-    _end=$(( $(now_ms) + 3000 ))
+    _polls=15
     while :; do
         _r=$(tr -d '\000' < "$XL_LOGS/xl-$1.log" 2> /dev/null |
              sed -n 's/.*has shut down, reason code \([0-9]*\) .*/\1/p' |
              tail -n 1)
-        if [ -n "$_r" ] || [ "$(now_ms)" -ge "$_end" ]; then
+        if [ -n "$_r" ] || [ "$_polls" -le 0 ]; then
             echo "$_r"
             return
         fi
+        _polls=$(( _polls - 1 ))
         usleep 200000
     done
 }
@@ -245,6 +252,47 @@ guest_xen_trouble() {
     else
         say "Xen about d$1: no fault or crash reported"
     fi
+}
+
+# guest_fault_signature DOMID: the name of the known fault the guest's end
+# matches, with status 0; status 1 if it matches none.  Its evidence goes
+# to $RIG/fault-DOMID either way.  The one known fault (README, "The
+# machine"): QEMU TCG's nested SVM loses a guest's state at a VMRUN, and
+# the guest triple-faults with its RIP right after an instruction Xen
+# intercepts (a hypercall's vmmcall, a wrmsr such as the x2APIC EOI, an
+# rdtsc: $FAULT_SITES, listed by mkinitrd.sh from the guest ELF), or with
+# Xen's own RIP (the instruction after its VMRUN) as the guest's.  A
+# triple fault anywhere else is a bug until shown otherwise, and so is a
+# failure without one: neither is retried.
+FAULT_SITES=/guest/intercept-sites
+guest_fault_signature() {
+    _ev=$RIG/fault-$1
+    # Xen's words: "dNvM Triple fault - invoking HVM shutdown action R",
+    # then its dump of that vCPU, whose first RIP line is the guest's.
+    guest_ring | sed -n "/d$1v[0-9]* Triple fault/,\$p" |
+        grep -E "d$1v[0-9]+ Triple fault|RIP: " | head -n 2 > "$_ev"
+    if ! grep -q "Triple fault" "$_ev"; then
+        echo "Xen reported no triple fault of d$1" >> "$_ev"
+        return 1
+    fi
+    _rip=$(sed -n 's/.*RIP: *[0-9a-f]*:\[<\([0-9a-f]*\)>\].*/\1/p' "$_ev")
+    case $_rip in
+    '')
+        echo "no RIP in Xen's dump after the triple fault" >> "$_ev"
+        return 1 ;;
+    ffff82d0*)
+        echo "RIP $_rip is Xen's own, not the guest's" >> "$_ev"
+        echo nested-svm-xen-rip ;;
+    *)
+        _site=$(grep "^$_rip " "$FAULT_SITES" | head -n 1)
+        if [ -z "$_site" ]; then
+            echo "RIP $_rip is not right after an instruction Xen" \
+                "intercepts ($FAULT_SITES)" >> "$_ev"
+            return 1
+        fi
+        echo "RIP $_rip is right after: ${_site#* }" >> "$_ev"
+        echo "nested-svm-${_site#* }" | cut -d' ' -f1 ;;
+    esac
 }
 
 # guest_dump NAME DOMID: where its vCPUs are (a hang, a triple fault):

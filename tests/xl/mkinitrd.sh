@@ -125,6 +125,26 @@ chmod 755 "$stage/init"
 cp "$ELF" "$stage/guest/xenith.elf"
 # Its symbols, System.map style, for xenctx's stack traces.
 nm -n "$ELF" | grep -i ' [tdbr] ' > "$stage/guest/xenith.map"
+# The addresses right after each instruction Xen intercepts, where the
+# known nested-SVM triple fault leaves the guest's RIP (guest.sh,
+# guest_fault_signature): "ADDRESS after-WHAT", 16 hex digits as Xen
+# prints a RIP.  Hypercalls go through the page Xen fills, 32 bytes per
+# hypercall: "mov $N, %eax" (5 bytes), vmmcall (3), ret.  wrmsr and rdtsc
+# are 2 bytes each.
+hp=$(nm "$ELF" | awk '$3 == "hypercall_page" { print $1 }')
+[ -n "$hp" ] || { echo "mkinitrd: $ELF has no hypercall_page" >&2; exit 1; }
+{
+    i=0
+    while [ "$i" -lt 128 ]; do
+        printf '%016x after-hypercall %d\n' $((0x$hp + i * 32 + 8)) "$i"
+        i=$((i + 1))
+    done
+    objdump -d --no-show-raw-insn "$ELF" |
+        awk '$2 == "wrmsr" || $2 == "rdtsc" { sub(":", "", $1); print $1, $2 }' |
+        while read -r addr insn; do
+            printf '%016x after-%s\n' $((0x$addr + 2)) "$insn"
+        done
+} > "$stage/guest/intercept-sites"
 sed 's|^kernel *=.*|kernel = "/guest/xenith.elf"|' "$CFG" \
     > "$stage/etc/xen/xenith.cfg"
 grep -q '^kernel = "/guest/xenith.elf"$' "$stage/etc/xen/xenith.cfg" ||

@@ -104,10 +104,27 @@ def qemu_argv(a, initrd):
             "-initrd", modules]
 
 
-def step(what, argv):
-    """Run a preparation step; its output passes through.  Seconds taken."""
+# Bounds of the preparation steps, on the monotonic clock: the first
+# fetch downloads ~73 MB; later ones and the initramfs take seconds.
+FETCH_BOUND = 900.0
+MKINITRD_BOUND = 300.0
+
+
+def step(what, argv, bound):
+    """Run a preparation step, bounded; its output passes through.
+    Seconds taken."""
     t = time.monotonic()
-    rc = subprocess.call(argv)
+    proc = subprocess.Popen(argv, start_new_session=True,
+                            preexec_fn=xenrun.die_with_parent)
+    try:
+        rc = proc.wait(timeout=bound)
+    except subprocess.TimeoutExpired:
+        xenrun.kill_group(proc)
+        print("xlrun: %s did not end within %.0f s" % (what, bound))
+        sys.exit(2)
+    finally:
+        if proc.poll() is None:
+            xenrun.kill_group(proc)
     if rc != 0:
         print("xlrun: %s failed (status %d)" % (what, rc))
         sys.exit(2)
@@ -174,12 +191,13 @@ def main(argv):
         if not os.path.isfile(f):
             print("xlrun: %s missing (make; sh tests/deps.sh)" % f)
             return 2
-    fetch_s = step("tests/xl/fetch.sh", ["sh", "tests/xl/fetch.sh"])
+    fetch_s = step("tests/xl/fetch.sh", ["sh", "tests/xl/fetch.sh"],
+                   FETCH_BOUND)
     os.makedirs(OUTDIR, exist_ok=True)
     initrd = os.path.join(OUTDIR, "initrd.cpio.gz")
     mk_s = step("tests/xl/mkinitrd.sh",
                 ["sh", "tests/xl/mkinitrd.sh", a.elf, a.cfg, a.scenario,
-                 initrd])
+                 initrd], MKINITRD_BOUND)
 
     os.makedirs(os.path.dirname(a.log), exist_ok=True)
     argv_q = qemu_argv(a, initrd)
@@ -212,8 +230,11 @@ def main(argv):
           (" (dom0 /init at %.1f s" % init_at if init_at is not None else "")
           + (", toolstack up at %.1f s" % up_at if up_at is not None else "")
           + (")" if init_at is not None else ""))
-    print("xlrun: %s (%s); QEMU status %s; log %s"
-          % (outcome, why, "timeout" if status is None else status, a.log))
+    # A pass through a retry is a pass, but never a silent one.
+    retries = [t for _, t in out.rig if t.startswith("retries: ")]
+    print("xlrun: %s (%s); %s; QEMU status %s; log %s"
+          % (outcome, why, retries[-1] if retries else "retries: unknown",
+             "timeout" if status is None else status, a.log))
     return 0 if outcome == "PASS" else 1
 
 
