@@ -7,6 +7,7 @@
 #   make bench    boot-time, event-channel and pv-spinlock figures
 #   make mutants  each historic bug put back must be caught
 #   make test-xl  xenith as a domU of the real xl toolstack, nested
+#   make test-scale  selftest=all with 16, 32, 48 and 64 vCPUs on 2 pCPUs
 #
 # A config (configs/NAME.mk) sets CONFIG_* switches; each config builds
 # into its own object directory so switching configs never mixes objects.
@@ -147,6 +148,13 @@ bench: deps
 # xenith as a domU of the real Xen toolstack (xl), nested in QEMU: see
 # tests/xl/xlrun.py.  Downloads Debian's dom0 kernel and Xen tools once
 # into build/xl-cache/.
+# selftest=all at 16-64 vCPUs on 2 pCPUs: about 8 minutes, so not part of
+# make test (tests/scale.sh).
+.PHONY: test-scale
+test-scale: deps
+	$(Q)$(SUBMAKE) all
+	$(Q)ELF=$(ELF) sh tests/scale.sh
+
 .PHONY: test-xl
 test-xl: deps
 	$(Q)$(SUBMAKE) all

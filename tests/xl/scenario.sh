@@ -11,7 +11,7 @@
 # after it.
 
 # shellcheck disable=SC2034 # read by /init
-CHECKS="check_selftest_verdict check_xl_shutdown"
+CHECKS="check_selftest_verdict check_xl_shutdown check_maxvcpus_128"
 
 # Bounds, in seconds' worth of polls (wait_for, guest_wait: a count of
 # polls, never a clock).  selftest=all takes about 20 s as a domU under
@@ -290,4 +290,42 @@ xl_shutdown_once() {
         fi
     fi
     return $result
+}
+
+# c. A domU may have up to 128 vCPUs (Xen's HVM maximum): with
+# maxvcpus=128 and 2 of them up, xenith must boot, bring up the two, leave
+# the other 126 offline until asked (cpu/N/availability), and pass the
+# boot, SMP and hotplug cases on what it has.  Every set of vCPUs in the
+# kernel is 128 bits wide for this; a 64-bit one broke past vCPU 63.
+check_maxvcpus_128() {
+    again_if_known_fault maxvcpus_128_once xenith-128
+}
+
+maxvcpus_128_once() {
+    name=$1
+    guest_create "$name" 'maxvcpus=128' 'vcpus=2' \
+        'cmdline="selftest=boot,smp.*,hotplug.offline_online_each exit=poweroff console=xen,e9"' ||
+        return 1
+    domid=$GUEST_DOMID
+    guest_wait "$name" "$SELFTEST_BOUND"
+    ended=$?
+    reason=
+    case $ended in
+    0)  reason=$(guest_reason_logged "$name") ;;
+    2)  reason=$(guest_reason_listed "$name")
+        [ "$reason" = 3 ] || guest_dump "$name" "$domid"
+        guest_destroy "$name" ;;
+    *)  say "still running after the ${SELFTEST_BOUND} s bound (in polls)"
+        guest_dump "$name" "$domid"
+        guest_destroy "$name" ;;
+    esac
+    guest_freeze
+    verdict=$(guest_ktap_verdict "$name" "$domid")
+    guest_report "$name" "$domid"
+    say "--- outcome"
+    if [ -z "$reason" ]; then
+        say "fail: no shutdown reason (KTAP verdict $verdict)"
+        return 1
+    fi
+    judge_reason "$reason" "$verdict"
 }
