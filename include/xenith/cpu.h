@@ -7,7 +7,8 @@
  *
  * PREPARING: the controller sets up what the vCPU needs before it runs
  *            (per-vCPU irqs: timer, IPIs), outside the allocation lock.
- * BOOTING:   VCPUOP_up issued; the vCPU loads its tables and reports.
+ * BOOTING:   VCPUOP_up issued; the vCPU loads its tables and reports,
+ *            or, if cpu_up's bound passed first, finds DEAD and parks.
  * ONLINE:    takes events, runs work, counts for grace periods.
  * DYING:     its irqs are being moved away (kernel/cpu_hotplug.c).
  * DEAD:      VCPUOP_down done; its per-vCPU irqs are unbound next.
@@ -32,6 +33,9 @@ const char *cpu_state_name(enum cpu_state s);
 enum cpu_state cpu_state(unsigned int cpu);
 void cpu_set_state(unsigned int cpu, enum cpu_state s);
 bool cpu_online(unsigned int cpu);
+/* On a started vCPU: BOOTING -> ONLINE, unless the controller has given
+ * up on it (then false, and the vCPU must park itself). */
+bool cpu_arrive(unsigned int cpu);
 
 /* kernel/cpu.c: bring vCPU cpu up (boot, and again after cpu_down). */
 int cpu_up(unsigned int cpu);
@@ -41,6 +45,9 @@ int cpu_down(unsigned int cpu);
 int cpu_online_again(unsigned int cpu);
 /* The dying vCPU's part, from its idle loop. */
 void cpu_die_self(void);
+/* How long cpu_up waits for a started vCPU to come online before it
+ * gives up (5 s); tests lower it to reach the give-up path. */
+extern uint64_t cpu_up_bound_ns;
 extern struct mutex hotplug_lock;
 
 /* Online vCPUs, for loops that must visit each: cpu is the variable. */

@@ -1,0 +1,170 @@
+/*
+ * Hotplug races found by review (issue 12, section 2), each reproduced on
+ * purpose: an injection point holds one vCPU at the racy step while
+ * another runs the competing path.  The vCPUs are picked at run time from
+ * those online (offline= may have taken some down); every case brings
+ * back what it took down, unarms its points and waits for its work on
+ * every exit path.
+ */
+#include <xenith/selftest.h>
+#include <xenith/cpu.h>
+#include <xenith/events.h>
+#include <xenith/evtchn.h>
+#include <xenith/hypercall.h>
+#include <xenith/inject.h>
+#include <xenith/percpu.h>
+#include <xenith/smp.h>
+#include <xenith/time.h>
+#include <xenith/x86.h>
+#include <xen/errno.h>
+
+#include "smp_util.h"
+
+DECLARE_INJECT(ap_before_online);
+
+#define HOLD_NS         (2 * NSEC_PER_SEC)
+/* Long enough for an offline or a failed online to run to its end when
+ * nothing stops it (tens of ms under TCG). */
+#define SETTLE_NS       (300 * NSEC_PER_MSEC)
+/* The shortened bounds the give-up paths are reached with. */
+#define SHORT_BOUND_NS  (200 * NSEC_PER_MSEC)
+
+/* n distinct online vCPUs other than this one, the first (the one to take
+ * down) not vCPU0, from the highest down.  false if there are too few. */
+static bool pick_vcpus(unsigned int *out, unsigned int n)
+{
+    unsigned int got = 0, me = smp_processor_id();
+
+    for (unsigned int cpu = smp_domain_vcpus(); cpu-- > 0 && got < n;) {
+        if (cpu == me || !cpu_online(cpu) || (got == 0 && cpu == 0))
+            continue;
+        out[got++] = cpu;
+    }
+    return got == n;
+}
+
+static void noop_work(void *arg)
+{
+}
+
+/* Run the idle loop of cpu through a few passes: each work item is queued
+ * after the previous one ran, so a whole pass lies between them. */
+static bool idle_passes(unsigned int cpu, int passes)
+{
+    struct cpu_work w;
+
+    for (int i = 0; i < passes; i++)
+        if (smp_work_queue(cpu, &w, noop_work, NULL) ||
+            !smp_work_wait(&w, NSEC_PER_SEC))
+            return false;
+    return true;
+}
+
+static bool is_up(unsigned int cpu)
+{
+    return hyp_vcpu_op(VCPUOP_is_up, cpu, NULL) != 0;
+}
+
+/* ------------------------------------------------------------------------
+ * 1. cpu_up gives up on a vCPU that arrives late.  vCPU k is held after
+ * its start-up steps, just before it reports online (ap.before_online),
+ * while vCPU d's cpu_up waits for it with a shortened bound and gives up.
+ * Then k is let go.  k must never become online on its own: it must end
+ * parked (VCPUOP_is_up says no), and its per-vCPU irqs must not be freed
+ * while it may still run.  Before the fix, cpu_up unbound k's timer, IPIs
+ * and kicker, marked it offline and returned while k was still starting;
+ * k then marked itself online with no IPI port (the next IPI to it
+ * panics), or ran on as an offline vCPU.
+ */
+struct up_arg {
+    unsigned int cpu;
+    int rc;
+};
+
+static void cpu_up_work(void *arg)
+{
+    struct up_arg *a = arg;
+
+    a->rc = cpu_online_again(a->cpu);
+}
+
+SELFTEST(regress, up_timeout_late_vcpu, .min_vcpus = 3, .timeout_ms = 30000)
+{
+    unsigned int v[2], k, d;
+    struct up_arg ua = { .rc = 1 };
+    uint64_t saved = cpu_up_bound_ns, until;
+    struct cpu_work w;
+    bool held, gave_up, early;
+
+    if (!pick_vcpus(v, 2))
+        SKIP("needs two online vCPUs besides this one");
+    k = v[0];
+    d = v[1];
+    ua.cpu = k;
+    REQUIRE(cpu_down(k) == 0);
+
+    cpu_up_bound_ns = SHORT_BOUND_NS;
+    inject_arm(&inject_ap_before_online, k);
+    if (smp_work_queue(d, &w, cpu_up_work, &ua)) {
+        inject_disarm(&inject_ap_before_online);
+        cpu_up_bound_ns = saved;
+        CHECK(cpu_online_again(k) == 0);
+        return TEST_FAIL;
+    }
+    held = inject_wait_held(&inject_ap_before_online, HOLD_NS);
+    if (!held)
+        test_diag("vCPU%u never reached ap.before_online", k);
+    CHECK(held);
+    /* The controller's bound passes with k held: it gives up. */
+    until = time_now_ns() + HOLD_NS;
+    while (cpu_state(k) == CPU_BOOTING && time_now_ns() < until)
+        cpu_relax();
+    gave_up = cpu_state(k) != CPU_BOOTING;
+    CHECK(gave_up);
+    /* Let a cpu_up that does not wait for k run to its end. */
+    until = time_now_ns() + SETTLE_NS;
+    while (!smp_work_done(&w) && time_now_ns() < until)
+        cpu_relax();
+    early = smp_work_done(&w);
+    if (held && early)
+        test_diag("cpu_up on vCPU%u returned %d while vCPU%u was still "
+                  "starting; its call IPI irq is %d, its state %s", d, ua.rc,
+                  k, percpu_area[k].ipi_to_irq[IPI_CALL],
+                  cpu_state_name(cpu_state(k)));
+    CHECK(!held || !early);
+    CHECK(!held || percpu_area[k].ipi_to_irq[IPI_CALL] >= 0);
+
+    inject_release(&inject_ap_before_online);
+    if (!smp_work_wait(&w, 4 * HOLD_NS)) {
+        cpu_up_bound_ns = saved;
+        test_abort_run("cpu_up never returned after the late vCPU was let go");
+        return TEST_FAIL;
+    }
+    cpu_up_bound_ns = saved;
+    mdelay(50);                         /* what k does once let go */
+    test_diag("cpu_up gave %d; vCPU%u is %s, VCPUOP_is_up %d", ua.rc, k,
+              cpu_state_name(cpu_state(k)), is_up(k));
+    CHECK(!held || ua.rc == -XEN_ETIMEDOUT);
+    if (ua.rc && is_up(k)) {
+        /* Not recoverable: k runs on with no timer, IPI or kicker port
+         * (online: the next IPI to it panics; offline: nothing can take
+         * it down again).  End the run here. */
+        test_diag("vCPU%u runs (%s) after cpu_up gave up on it and "
+                  "unbound its per-vCPU irqs (call IPI irq %d)", k,
+                  cpu_state_name(cpu_state(k)),
+                  percpu_area[k].ipi_to_irq[IPI_CALL]);
+        test_abort_run("a vCPU runs with its per-vCPU irqs unbound");
+        return TEST_FAIL;
+    }
+    if (ua.rc) {
+        CHECK(cpu_state(k) == CPU_OFFLINE);
+        CHECK(percpu_area[k].ipi_to_irq[IPI_CALL] == -1);
+        CHECK(percpu_area[k].virq_to_irq[VIRQ_TIMER] == -1);
+    }
+    if (cpu_state(k) != CPU_ONLINE)
+        CHECK(cpu_online_again(k) == 0);
+    CHECK(vcpu_answers(k));
+    CHECK(idle_passes(k, 2));
+    CHECK(evtchn_oracle_check() == 0);
+    return TEST_RESULT();
+}
