@@ -76,6 +76,11 @@ struct percpu {
     unsigned int scan_word, scan_bit;
     int virq_to_irq[NR_VIRQS_TRACKED];
     int ipi_to_irq[NR_IPIS];
+    /* Its IPI_CALL port for senders on other vCPUs (an evtchn_port_t):
+     * 0 until PREPARE bound it and again from DEAD on.  Read only inside
+     * a read-side section (kernel/quiesce.c); DEAD clears it and waits a
+     * grace period before it closes the port. */
+    uint32_t call_port;
     uint64_t upcalls, events, spurious;
 
     /* lock/lockorder.c (CONFIG_LOCK_ORDER): ranked locks held, in order. */

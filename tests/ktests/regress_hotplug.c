@@ -18,9 +18,11 @@
 #include <xenith/x86.h>
 #include <xen/errno.h>
 
+#include "evtchn_util.h"
 #include "smp_util.h"
 
 DECLARE_INJECT(ap_before_online);
+DECLARE_INJECT(kick_before_send);
 
 #define HOLD_NS         (2 * NSEC_PER_SEC)
 /* Long enough for an offline or a failed online to run to its end when
@@ -165,6 +167,115 @@ SELFTEST(regress, up_timeout_late_vcpu, .min_vcpus = 3, .timeout_ms = 30000)
         CHECK(cpu_online_again(k) == 0);
     CHECK(vcpu_answers(k));
     CHECK(idle_passes(k, 2));
+    CHECK(evtchn_oracle_check() == 0);
+    return TEST_RESULT();
+}
+
+/* ------------------------------------------------------------------------
+ * 2. smp_kick_idle against the unbind of the vCPU's call IPI.  vCPU c
+ * runs smp_kick_idle (thread context, as the xenstore watch path does)
+ * and is held after it read vCPU k's call port, before it sends
+ * (kick.before_send); meanwhile vCPU d takes k offline, which unbinds k's
+ * call IPI.  A loopback opened in that window takes the lowest free ports.
+ * The kick must go to k's own port while that is still open: the offline
+ * may not close it under the kicker.  Before the fix the offline ran to
+ * its end, the port was closed (and reused by the loopback), and the kick
+ * then went to the closed port or to the loopback; and the kicker had
+ * read k's irq descriptor and irq_info with nothing stopping their free.
+ */
+struct kick_arg {
+    unsigned int failed;
+};
+
+static void kick_work(void *arg)
+{
+    struct kick_arg *a = arg;
+
+    a->failed = smp_kick_idle();
+}
+
+SELFTEST(regress, kick_idle_vs_unbind, .min_vcpus = 4, .timeout_ms = 30000)
+{
+    unsigned int v[3], k, c, d;
+    struct kick_arg ka = { .failed = ~0u };
+    struct cpu_down_arg da = { .rc = 1 };
+    struct counter ca = { 0 }, cb = { 0 };
+    struct cpu_work wk, wd;
+    struct loopback lo;
+    evtchn_port_t p;
+    uint64_t until;
+    bool early, lo_ok;
+    int hits;
+
+    if (!pick_vcpus(v, 3))
+        SKIP("needs three online vCPUs besides this one");
+    k = v[0];
+    c = v[1];
+    d = v[2];
+    da.cpu = k;
+    p = irq_to_port(percpu_area[k].ipi_to_irq[IPI_CALL]);
+    REQUIRE(p != 0);
+
+    inject_arm(&inject_kick_before_send, k);
+    if (smp_work_queue(c, &wk, kick_work, &ka)) {
+        inject_disarm(&inject_kick_before_send);
+        return TEST_FAIL;
+    }
+    if (!inject_wait_held(&inject_kick_before_send, HOLD_NS)) {
+        inject_disarm(&inject_kick_before_send);
+        test_diag("vCPU%u never reached kick.before_send", c);
+        CHECK(smp_work_wait(&wk, HOLD_NS));
+        return TEST_FAIL;
+    }
+    if (smp_work_queue(d, &wd, cpu_down_work, &da)) {
+        inject_release(&inject_kick_before_send);
+        CHECK(smp_work_wait(&wk, HOLD_NS));
+        return TEST_FAIL;
+    }
+    /* An offline that does not wait for the kicker ends in this time. */
+    until = time_now_ns() + SETTLE_NS;
+    while (!smp_work_done(&wd) && time_now_ns() < until)
+        cpu_relax();
+    early = smp_work_done(&wd);
+    if (early)
+        test_diag("vCPU%u's offline finished while vCPU%u was about to "
+                  "kick its call port %u", k, c, p);
+    CHECK(!early);
+    lo_ok = loopback_open(&lo, count_handler_util, &ca, count_handler_util,
+                          &cb) == 0;
+    CHECK(lo_ok);
+    if (lo_ok) {
+        test_diag("loopback opened in the window: ports %u and %u (the "
+                  "kicker holds port %u)", lo.port_a, lo.port_b, p);
+        mdelay(20);                     /* Xen's bind-time raise */
+    }
+    hits = __atomic_load_n(&ca.hits, __ATOMIC_ACQUIRE) +
+           __atomic_load_n(&cb.hits, __ATOMIC_ACQUIRE);
+    inject_release(&inject_kick_before_send);
+    CHECK(smp_work_wait(&wk, HOLD_NS));
+    if (!smp_work_wait(&wd, 8 * NSEC_PER_SEC)) {
+        test_abort_run("the offline never finished after the kicker left");
+        return TEST_FAIL;
+    }
+    CHECK(da.rc == 0);
+    mdelay(20);
+    if (ka.failed)
+        test_diag("%u kicks were refused by Xen: sent to a closed port",
+                  ka.failed);
+    CHECK(ka.failed == 0);
+    if (lo_ok) {
+        int now = __atomic_load_n(&ca.hits, __ATOMIC_ACQUIRE) +
+                  __atomic_load_n(&cb.hits, __ATOMIC_ACQUIRE);
+
+        if (now != hits)
+            test_diag("the kick meant for vCPU%u raised the loopback "
+                      "(%d events): port %u was reused", k, now - hits, p);
+        CHECK(now == hits);
+        loopback_close(&lo);
+    }
+    if (cpu_state(k) == CPU_OFFLINE)
+        CHECK(cpu_online_again(k) == 0);
+    CHECK(vcpu_answers(k));
     CHECK(evtchn_oracle_check() == 0);
     return TEST_RESULT();
 }
