@@ -258,11 +258,13 @@ void cpu_idle_loop(void)
         idle_run_work();
         xs_run_watches();               /* fired xenstore watches */
         inject(&inject_idle_before_die_check, pc->cpu_id);
-        if (__atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE))
-            cpu_die_self();             /* hotplug: returns if cancelled */
+        if (__atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE) ==
+            DIE_REQUESTED)
+            cpu_die_self();             /* hotplug: returns if withdrawn */
         irq_disable();
         if (__atomic_load_n(&pc->work, __ATOMIC_ACQUIRE) ||
-            __atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE) == 1)
+            __atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE) ==
+                DIE_REQUESTED)
             irq_enable();
         else
             safe_halt();                /* woken by any event */

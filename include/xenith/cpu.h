@@ -43,11 +43,15 @@ int cpu_up(unsigned int cpu);
  * thread context on another vCPU.  0 or -errno. */
 int cpu_down(unsigned int cpu);
 int cpu_online_again(unsigned int cpu);
+/* percpu_area[cpu].die_request (atomic): the controller posts REQUESTED
+ * and may withdraw it (back to NONE) until the vCPU takes it (TAKEN). */
+enum { DIE_NONE, DIE_REQUESTED, DIE_TAKEN };
 /* The dying vCPU's part, from its idle loop. */
 void cpu_die_self(void);
-/* How long cpu_up waits for a started vCPU to come online before it
- * gives up (5 s); tests lower it to reach the give-up path. */
-extern uint64_t cpu_up_bound_ns;
+/* How long cpu_up waits for a started vCPU to come online, and cpu_down
+ * for a vCPU to take its down request, before giving up (5 s each);
+ * tests lower them to reach the give-up paths. */
+extern uint64_t cpu_up_bound_ns, cpu_down_bound_ns;
 extern struct mutex hotplug_lock;
 
 /* Online vCPUs, for loops that must visit each: cpu is the variable. */

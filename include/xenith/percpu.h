@@ -63,6 +63,7 @@ struct percpu {
     uint32_t apic_id;
     enum cpu_state state;       /* kernel/cpu.c; atomic */
     int die_request;            /* kernel/cpu_hotplug.c; atomic */
+    uint64_t die_entries;       /* times its idle loop took the die path */
     uint64_t gdt[5];            /* null, kcode, kdata, tss (2 slots) */
     struct tss tss;
     struct stack stacks[NR_STACKS];

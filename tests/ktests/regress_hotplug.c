@@ -23,6 +23,7 @@
 
 DECLARE_INJECT(ap_before_online);
 DECLARE_INJECT(kick_before_send);
+DECLARE_INJECT(idle_before_die_check);
 
 #define HOLD_NS         (2 * NSEC_PER_SEC)
 /* Long enough for an offline or a failed online to run to its end when
@@ -277,5 +278,60 @@ SELFTEST(regress, kick_idle_vs_unbind, .min_vcpus = 4, .timeout_ms = 30000)
         CHECK(cpu_online_again(k) == 0);
     CHECK(vcpu_answers(k));
     CHECK(evtchn_oracle_check() == 0);
+    return TEST_RESULT();
+}
+
+/* ------------------------------------------------------------------------
+ * 3. A cancelled down.  vCPU k is held in its idle loop just before it
+ * looks for a down request (idle.before_die_check) while cpu_down, with a
+ * shortened bound, posts the request, waits and withdraws it.  Let go, k
+ * must stay online and its idle loop quiet: no pass may take the die
+ * path again.  Before the fix the request stayed at "cancelled", non-zero,
+ * and every pass of k's idle loop went into cpu_die_self.
+ */
+SELFTEST(hotplug, cancelled_down_quiet, .min_vcpus = 2, .timeout_ms = 20000)
+{
+    uint64_t saved = cpu_down_bound_ns, entries;
+    struct cpu_work w0;
+    unsigned int k;
+    int rc;
+
+    if (!pick_vcpus(&k, 1))
+        SKIP("needs an online vCPU besides this one and vCPU0");
+    inject_arm(&inject_idle_before_die_check, k);
+    if (smp_work_queue(k, &w0, noop_work, NULL)) {
+        inject_disarm(&inject_idle_before_die_check);
+        return TEST_FAIL;
+    }
+    if (!inject_wait_held(&inject_idle_before_die_check, HOLD_NS)) {
+        inject_disarm(&inject_idle_before_die_check);
+        test_diag("vCPU%u never reached idle.before_die_check", k);
+        CHECK(smp_work_wait(&w0, HOLD_NS));
+        return TEST_FAIL;
+    }
+    cpu_down_bound_ns = SHORT_BOUND_NS;
+    rc = cpu_down(k);
+    cpu_down_bound_ns = saved;
+    entries = __atomic_load_n(&percpu_area[k].die_entries, __ATOMIC_ACQUIRE);
+    inject_release(&inject_idle_before_die_check);
+    CHECK(smp_work_wait(&w0, HOLD_NS));
+    CHECK(rc == -XEN_ETIMEDOUT);
+    CHECK(cpu_state(k) == CPU_ONLINE);
+    CHECK(idle_passes(k, 5));
+    mdelay(20);
+    entries = __atomic_load_n(&percpu_area[k].die_entries, __ATOMIC_ACQUIRE) -
+              entries;
+    if (entries)
+        test_diag("after the cancelled down vCPU%u's idle loop entered "
+                  "cpu_die_self %lu times; die_request %d", k,
+                  (unsigned long)entries,
+                  __atomic_load_n(&percpu_area[k].die_request,
+                                  __ATOMIC_ACQUIRE));
+    CHECK(entries == 0);
+    CHECK(vcpu_answers(k));
+    /* A later down is not disturbed by the cancelled one. */
+    CHECK(cpu_down(k) == 0);
+    CHECK(cpu_online_again(k) == 0);
+    CHECK(vcpu_answers(k));
     return TEST_RESULT();
 }
