@@ -51,15 +51,26 @@ static void noop_work(void *arg)
 }
 
 /* Run the idle loop of cpu through a few passes: each work item is queued
- * after the previous one ran, so a whole pass lies between them. */
+ * after the previous one ran, so a whole pass lies between them.  A work
+ * item still queued when this returns would point into its stack: if one
+ * is that late, the run ends. */
 static bool idle_passes(unsigned int cpu, int passes)
 {
     struct cpu_work w;
 
-    for (int i = 0; i < passes; i++)
-        if (smp_work_queue(cpu, &w, noop_work, NULL) ||
-            !smp_work_wait(&w, NSEC_PER_SEC))
+    for (int i = 0; i < passes; i++) {
+        if (smp_work_queue(cpu, &w, noop_work, NULL))
             return false;
+        if (smp_work_wait(&w, 5 * NSEC_PER_SEC))
+            continue;
+        test_diag("vCPU%u (%s, die_request %d) has not run work in 5 s",
+                  cpu, cpu_state_name(cpu_state(cpu)),
+                  __atomic_load_n(&percpu_area[cpu].die_request,
+                                  __ATOMIC_ACQUIRE));
+        if (!smp_work_wait(&w, 10 * NSEC_PER_SEC))
+            test_abort_run("work queued on a vCPU that does not run it");
+        return false;
+    }
     return true;
 }
 
