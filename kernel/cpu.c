@@ -52,8 +52,8 @@ void cpu_set_state(unsigned int cpu, enum cpu_state s)
 /*
  * A started vCPU and the controller waiting for it race on one transition
  * out of BOOTING: the vCPU's BOOTING -> ONLINE (cpu_arrive) against the
- * controller's BOOTING -> DEAD when its bound has passed (give_up).  One
- * compare-and-swap each, so exactly one wins.  A vCPU that loses parks
+ * controller's BOOTING -> DEAD once its bound has passed (wait_online).
+ * One compare-and-swap each, so exactly one wins.  A vCPU that loses parks
  * itself and never runs as online: before, a vCPU that arrived after the
  * controller had unbound its per-vCPU irqs marked itself online with no
  * IPI port (regress.up_timeout_late_vcpu).
@@ -136,6 +136,7 @@ static bool wait_online(unsigned int cpu)
  * and it stays DEAD until a later cpu_up finds it parked. */
 #define PARK_BOUND_NS (5 * NSEC_PER_SEC)
 
+/* An error from VCPUOP_is_up counts as "may be up": keep waiting. */
 static bool wait_parked(unsigned int cpu)
 {
     uint64_t until = time_now_ns() + PARK_BOUND_NS;
