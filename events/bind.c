@@ -331,12 +331,35 @@ long notify_remote_via_irq(int irq)
     return port ? evtchn_send(port) : -XEN_EINVAL;
 }
 
+evtchn_port_t ipi_call_port(unsigned int cpu)
+{
+    return __atomic_load_n(&percpu_area[cpu].call_port, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The call IPI is sent from any context to a vCPU that may be going down
+ * meanwhile: reading its irq, descriptor and irq_info here raced with
+ * their free in DEAD (use after free), and a port read before the close
+ * could be sent to after it was reused (regress.kick_idle_vs_unbind).
+ * So it reads only the published port, and sends, in one read-side
+ * section that DEAD waits out before it closes the port.  The other IPIs
+ * are bound and unbound by their users, never under a sender.
+ */
 long ipi_try_send(unsigned int cpu, enum ipi ipi)
 {
-    int irq = __atomic_load_n(&percpu_area[cpu].ipi_to_irq[ipi],
-                              __ATOMIC_ACQUIRE);
+    struct read_section rs;
+    evtchn_port_t port;
+    long rc;
 
-    return notify_remote_via_irq(irq);
+    if (ipi != IPI_CALL)
+        return notify_remote_via_irq(
+            __atomic_load_n(&percpu_area[cpu].ipi_to_irq[ipi],
+                            __ATOMIC_ACQUIRE));
+    rs = quiesce_read_begin();
+    port = ipi_call_port(cpu);
+    rc = port ? evtchn_send(port) : -XEN_EINVAL;
+    quiesce_read_end(rs);
+    return rc;
 }
 
 void ipi_send(unsigned int cpu, enum ipi ipi)

@@ -31,8 +31,7 @@ void evtchn_report_cpu(unsigned int cpu)
 {
     struct percpu *pc = &percpu_area[cpu];
     struct vcpu_info *vi = __atomic_load_n(&pc->vcpu_info, __ATOMIC_ACQUIRE);
-    evtchn_port_t call_port = irq_to_port(
-        __atomic_load_n(&pc->ipi_to_irq[IPI_CALL], __ATOMIC_ACQUIRE));
+    evtchn_port_t call_port = ipi_call_port(cpu);
 
     if (!vi)
         return;

@@ -167,8 +167,11 @@ int events_prepare_cpu(unsigned int cpu)
     if (irq < 0)
         return irq;
     irq = bind_ipi(IPI_CALL, cpu, &call);
-    if (irq >= 0)
+    if (irq >= 0) {
+        __atomic_store_n(&percpu_area[cpu].call_port, irq_to_port(irq),
+                         __ATOMIC_RELEASE);
         irq = pvlock_prepare_cpu(cpu);
+    }
     if (irq < 0) {
         events_dead_cpu(cpu);
         return irq;
@@ -182,6 +185,10 @@ void events_dead_cpu(unsigned int cpu)
     struct percpu *pc = &percpu_area[cpu];
 
     pvlock_dead_cpu(cpu);
+    /* A sender may have read the call port just before the clear: the
+     * port stays open until it has sent (ipi_try_send). */
+    __atomic_store_n(&pc->call_port, 0, __ATOMIC_SEQ_CST);
+    grace_wait();
     if (pc->ipi_to_irq[IPI_CALL] >= 0)
         unbind(pc->ipi_to_irq[IPI_CALL]);
     if (pc->virq_to_irq[VIRQ_TIMER] >= 0)

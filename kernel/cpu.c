@@ -22,7 +22,9 @@
 #include <xenith/xen.h>
 #include <xen/errno.h>
 
-#define ONLINE_BOUND_NS (5 * NSEC_PER_SEC)
+/* How long cpu_up waits for a started vCPU to report online.  Under
+ * nested TCG a vCPU can miss it; tests lower it to reach that path. */
+uint64_t cpu_up_bound_ns = 5 * NSEC_PER_SEC;
 
 static unsigned int domain_vcpus = 1;
 
@@ -45,6 +47,29 @@ enum cpu_state cpu_state(unsigned int cpu)
 void cpu_set_state(unsigned int cpu, enum cpu_state s)
 {
     __atomic_store_n(&percpu_area[cpu].state, s, __ATOMIC_RELEASE);
+}
+
+/*
+ * A started vCPU and the controller waiting for it race on one transition
+ * out of BOOTING: the vCPU's BOOTING -> ONLINE (cpu_arrive) against the
+ * controller's BOOTING -> DEAD once its bound has passed (wait_online).
+ * One compare-and-swap each, so exactly one wins.  A vCPU that loses parks
+ * itself and never runs as online: before, a vCPU that arrived after the
+ * controller had unbound its per-vCPU irqs marked itself online with no
+ * IPI port (regress.up_timeout_late_vcpu).
+ */
+static bool booting_to(unsigned int cpu, enum cpu_state to)
+{
+    enum cpu_state from = CPU_BOOTING;
+
+    return __atomic_compare_exchange_n(&percpu_area[cpu].state, &from, to,
+                                       false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+
+bool cpu_arrive(unsigned int cpu)
+{
+    return booting_to(cpu, CPU_ONLINE);
 }
 
 bool cpu_online(unsigned int cpu)
@@ -92,11 +117,31 @@ static int vcpu_info_setup(unsigned int cpu)
     return 0;
 }
 
+/* true once the vCPU is online; false if the bound passed and it had
+ * not arrived: then it is DEAD and will park itself if it ever does. */
 static bool wait_online(unsigned int cpu)
 {
-    uint64_t until = time_now_ns() + ONLINE_BOUND_NS;
+    uint64_t until = time_now_ns() + cpu_up_bound_ns;
 
     while (cpu_state(cpu) != CPU_ONLINE) {
+        if (time_now_ns() > until)
+            return !booting_to(cpu, CPU_DEAD);  /* lost: it just arrived */
+        cpu_relax();
+    }
+    return true;
+}
+
+/* A started vCPU we gave up on is still owed the time to arrive and park
+ * (it needs its per-vCPU irqs until then); past this, its irqs stay bound
+ * and it stays DEAD until a later cpu_up finds it parked. */
+#define PARK_BOUND_NS (5 * NSEC_PER_SEC)
+
+/* An error from VCPUOP_is_up counts as "may be up": keep waiting. */
+static bool wait_parked(unsigned int cpu)
+{
+    uint64_t until = time_now_ns() + PARK_BOUND_NS;
+
+    while (hyp_vcpu_op(VCPUOP_is_up, cpu, NULL) != 0) {
         if (time_now_ns() > until)
             return false;
         cpu_relax();
@@ -122,10 +167,14 @@ int cpu_up(unsigned int cpu)
 
     if (cpu == 0 || cpu >= domain_vcpus || (s != CPU_OFFLINE && s != CPU_DEAD))
         return -XEN_EINVAL;
+    /* An earlier cpu_up gave up on it and it has not parked yet: its
+     * per-vCPU irqs are still its own. */
+    if (s == CPU_DEAD && hyp_vcpu_op(VCPUOP_is_up, cpu, NULL) != 0)
+        return -XEN_EBUSY;
 
     /* PREPARE: outside the allocation lock, may allocate (bug D).  An
-     * earlier offline that failed half-way may have left per-vCPU irqs
-     * bound: free them first. */
+     * earlier offline or online that failed half-way may have left
+     * per-vCPU irqs bound: free them first (the vCPU is down). */
     cpu_set_state(cpu, CPU_PREPARING);
     if (percpu_area[cpu].virq_to_irq[VIRQ_TIMER] >= 0)
         events_dead_cpu(cpu);
@@ -151,6 +200,12 @@ int cpu_up(unsigned int cpu)
     if (rc) {
         pr_err("smp: vCPU%u did not come online: %ld\n", cpu, rc);
         cpu_set_state(cpu, CPU_DEAD);
+        /* It may still arrive: free what it uses only once it is down. */
+        if (!wait_parked(cpu)) {
+            pr_err("smp: vCPU%u neither came online nor parked; its irqs "
+                   "stay bound until it does\n", cpu);
+            return rc;
+        }
         events_dead_cpu(cpu);
         cpu_set_state(cpu, CPU_OFFLINE);
     }

@@ -38,9 +38,9 @@
 #include <xen/errno.h>
 
 #define DOWN_BOUND_NS (5 * NSEC_PER_SEC)
-
-/* die_request values (percpu_area[cpu].die_request, atomic). */
-enum { DIE_NONE, DIE_REQUESTED, DIE_TAKEN, DIE_CANCELLED };
+/* How long cpu_down waits for the vCPU to take its request before it
+ * withdraws it; tests lower it to reach the cancel path. */
+uint64_t cpu_down_bound_ns = DOWN_BOUND_NS;
 
 struct mutex hotplug_lock = MUTEX_INIT_RANKED(RANK_HOTPLUG, "hotplug_lock");
 
@@ -62,8 +62,10 @@ static bool take_die_request(void)
  * arch_vcpu_park restarts the bring-up path). */
 void cpu_die_self(void)
 {
+    this_cpu()->die_entries++;
     /* Not yet if work or calls are queued (the idle loop runs them and
-     * comes back); not at all if the controller gave up. */
+     * comes back); not at all if the controller withdrew the request
+     * meanwhile. */
     if (!smp_calls_close(take_die_request))
         return;
     irq_disable();
@@ -83,9 +85,11 @@ static bool wait_down(unsigned int cpu, uint64_t bound_ns)
     return true;
 }
 
-/* Ask the vCPU to go down and wait; on a timeout, cancel the request if
- * the vCPU has not taken it yet.  0, or -ETIMEDOUT with the vCPU still
- * running. */
+/* Ask the vCPU to go down and wait; on a timeout, withdraw the request
+ * if the vCPU has not taken it yet.  0, or -ETIMEDOUT with the vCPU still
+ * running.  Withdrawn means DIE_NONE again: a distinct "cancelled" value
+ * stayed non-zero, and the vCPU's idle loop went into cpu_die_self on
+ * every pass from then on (hotplug.cancelled_down_quiet). */
 static int stop_vcpu(unsigned int cpu)
 {
     struct percpu *pc = &percpu_area[cpu];
@@ -93,9 +97,9 @@ static int stop_vcpu(unsigned int cpu)
 
     __atomic_store_n(&pc->die_request, DIE_REQUESTED, __ATOMIC_RELEASE);
     ipi_send(cpu, IPI_CALL);            /* out of safe_halt */
-    if (wait_down(cpu, DOWN_BOUND_NS))
+    if (wait_down(cpu, cpu_down_bound_ns))
         return 0;
-    if (__atomic_compare_exchange_n(&pc->die_request, &req, DIE_CANCELLED,
+    if (__atomic_compare_exchange_n(&pc->die_request, &req, DIE_NONE,
                                     false, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE))
         return -XEN_ETIMEDOUT;

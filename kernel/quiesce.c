@@ -10,11 +10,18 @@
  * Each vCPU's upcall_seq is odd while it is inside the loop; only that
  * vCPU writes it.  grace_wait() waits, for each vCPU seen inside, until
  * its sequence moves on: the loop is bounded, so this ends.
+ *
+ * Other lock-free readers of per-vCPU event state use the same sequence
+ * through quiesce_read_begin/end, with interrupts off so that no upcall
+ * nests inside and flips it: a sender of a vCPU's call IPI reads the
+ * published port and sends in one section, and DEAD clears the port and
+ * waits a grace period before it closes it (events_dead_cpu).
  */
 #include <xenith/quiesce.h>
 #include <xenith/cpu.h>
 #include <xenith/percpu.h>
 #include <xenith/smp.h>
+#include <xenith/x86.h>
 
 void quiesce_enter(void)
 {
@@ -25,6 +32,25 @@ void quiesce_enter(void)
 void quiesce_exit(void)
 {
     __atomic_fetch_add(&this_cpu()->upcall_seq, 1, __ATOMIC_RELEASE);
+}
+
+struct read_section quiesce_read_begin(void)
+{
+    struct read_section rs = { .flags = irq_save() };
+
+    /* Odd: we interrupted our own upcall loop's section; it covers us. */
+    rs.entered = !(__atomic_load_n(&this_cpu()->upcall_seq,
+                                   __ATOMIC_RELAXED) & 1);
+    if (rs.entered)
+        quiesce_enter();
+    return rs;
+}
+
+void quiesce_read_end(struct read_section rs)
+{
+    if (rs.entered)
+        quiesce_exit();
+    irq_restore(rs.flags);
 }
 
 void grace_wait(void)

@@ -13,6 +13,7 @@
 #include <xenith/mm.h>
 #include <xenith/panic.h>
 #include <xenith/percpu.h>
+#include <xenith/quiesce.h>
 #include <xenith/time.h>
 #include <xenith/x86.h>
 #include <xen/errno.h>
@@ -215,15 +216,33 @@ void idle_run_work(void)
     }
 }
 
-/* Wake the other online vCPUs' idle loops (xenstore watch events). */
-void smp_kick_idle(void)
+/* Between reading a vCPU's call port and sending to it:
+ * regress.kick_idle_vs_unbind takes that vCPU down here. */
+DEFINE_INJECT(kick_before_send, "kick.before_send");
+
+/* Wake the other online vCPUs' idle loops (xenstore watch events).  From
+ * thread context, with no hold on the vCPUs it kicks: one of them may go
+ * down meanwhile, so the read and the send share a read-side section
+ * (as in ipi_try_send; the section is what DEAD waits for). */
+unsigned int smp_kick_idle(void)
 {
-    unsigned int cpu, me = smp_processor_id();
+    unsigned int cpu, me = smp_processor_id(), failed = 0;
 
     /* A vCPU going down meanwhile has no idle loop to wake: ignore. */
-    for_each_online_cpu(cpu)
-        if (cpu != me)
-            (void)ipi_try_send(cpu, IPI_CALL);
+    for_each_online_cpu(cpu) {
+        struct read_section rs;
+        evtchn_port_t port;
+
+        if (cpu == me)
+            continue;
+        rs = quiesce_read_begin();
+        port = ipi_call_port(cpu);
+        inject(&inject_kick_before_send, cpu);
+        if (port && evtchn_send(port))
+            failed++;
+        quiesce_read_end(rs);
+    }
+    return failed;
 }
 
 /* After the idle loop ran its work, before it looks for a down request:
@@ -239,11 +258,13 @@ void cpu_idle_loop(void)
         idle_run_work();
         xs_run_watches();               /* fired xenstore watches */
         inject(&inject_idle_before_die_check, pc->cpu_id);
-        if (__atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE))
-            cpu_die_self();             /* hotplug: returns if cancelled */
+        if (__atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE) ==
+            DIE_REQUESTED)
+            cpu_die_self();             /* hotplug: returns if withdrawn */
         irq_disable();
         if (__atomic_load_n(&pc->work, __ATOMIC_ACQUIRE) ||
-            __atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE) == 1)
+            __atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE) ==
+                DIE_REQUESTED)
             irq_enable();
         else
             safe_halt();                /* woken by any event */

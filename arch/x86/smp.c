@@ -15,6 +15,7 @@
 #include <xenith/asm.h>
 #include <xenith/events.h>
 #include <xenith/hypercall.h>
+#include <xenith/inject.h>
 #include <xenith/panic.h>
 #include <xenith/percpu.h>
 #include <xenith/printk.h>
@@ -36,6 +37,10 @@ struct vcpu_stacks {
 static struct vcpu_stacks ap_stacks[MAX_VCPUS - 1]
     __aligned(PAGE_SIZE) __section(".bss.page_aligned");
 static bool vcpu_initialised[MAX_VCPUS];
+
+/* A started vCPU, ready, about to report online: regress.up_timeout_late_vcpu
+ * holds it here until its controller has given up on it. */
+DEFINE_INJECT(ap_before_online, "ap.before_online");
 
 void ap_entry(void);                    /* arch/x86/entry.S */
 void ap_main(unsigned int cpu);
@@ -76,7 +81,14 @@ void ap_main(unsigned int cpu)
     events_cpu_start();
     timer_cpu_start();
     smp_calls_open();                   /* closed when it last went down */
-    cpu_set_state(cpu, CPU_ONLINE);
+    inject(&inject_ap_before_online, cpu);
+    if (!cpu_arrive(cpu)) {
+        /* Too late: cpu_up gave up on us and waits for us to go down
+         * before it unbinds our timer, IPIs and kicker.  No tick while
+         * parked; interrupts stay off. */
+        timer_quiet_self(true);
+        arch_vcpu_park();
+    }
     irq_enable();
     cpu_idle_loop();
 }

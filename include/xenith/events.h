@@ -50,6 +50,10 @@ long notify_remote_via_irq(int irq);
 void ipi_send(unsigned int cpu, enum ipi ipi);
 /* The same, for a wake-up that may race with cpu going down: -errno. */
 long ipi_try_send(unsigned int cpu, enum ipi ipi);
+/* cpu's call IPI port, 0 if none.  Send to it only from inside the
+ * read-side section (quiesce_read_begin) it was read in: DEAD waits such
+ * sections out before it closes the port. */
+evtchn_port_t ipi_call_port(unsigned int cpu);
 
 /* Counters for tests and benchmarks. */
 uint64_t evtchn_spurious_total(void);

@@ -62,6 +62,7 @@ struct percpu {
     uint32_t apic_id;
     enum cpu_state state;       /* kernel/cpu.c; atomic */
     int die_request;            /* kernel/cpu_hotplug.c; atomic */
+    uint64_t die_entries;       /* times its idle loop took the die path */
     uint64_t gdt[5];            /* null, kcode, kdata, tss (2 slots) */
     struct tss tss;
     struct stack stacks[NR_STACKS];
@@ -75,6 +76,11 @@ struct percpu {
     unsigned int scan_word, scan_bit;
     int virq_to_irq[NR_VIRQS_TRACKED];
     int ipi_to_irq[NR_IPIS];
+    /* Its IPI_CALL port for senders on other vCPUs (an evtchn_port_t):
+     * 0 until PREPARE bound it and again from DEAD on.  Read only inside
+     * a read-side section (kernel/quiesce.c); DEAD clears it and waits a
+     * grace period before it closes the port. */
+    uint32_t call_port;
     uint64_t upcalls, events, spurious;
 
     /* lock/lockorder.c (CONFIG_LOCK_ORDER): ranked locks held, in order. */

@@ -2,9 +2,23 @@
 #ifndef XENITH_QUIESCE_H
 #define XENITH_QUIESCE_H
 
+#include <xenith/types.h>
+
 void quiesce_enter(void);       /* upcall loop entry, interrupts off */
 void quiesce_exit(void);
-/* Return once every other online vCPU has left any upcall loop it was in. */
+
+/* A read-side section outside the upcall loop (thread or irq context):
+ * interrupts off for its length, so keep it to a load and a hypercall.
+ * Inside the upcall loop it adds nothing (that loop is one already). */
+struct read_section {
+    unsigned long flags;
+    bool entered;
+};
+struct read_section quiesce_read_begin(void);
+void quiesce_read_end(struct read_section rs);
+
+/* Return once every other vCPU has left any read-side section (upcall
+ * loop or quiesce_read_begin) it was in. */
 void grace_wait(void);
 
 #endif

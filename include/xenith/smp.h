@@ -24,8 +24,9 @@ void arch_vcpu_park(void) __noreturn;
 /* kernel/idle.c: what an online vCPU does when it has nothing to do. */
 void cpu_idle_loop(void) __noreturn;
 void idle_run_work(void);
-/* IPI every other online vCPU so its idle loop runs (deferred work). */
-void smp_kick_idle(void);
+/* IPI every other online vCPU so its idle loop runs (deferred work).
+ * Returns the number of sends Xen refused (tests want 0). */
+unsigned int smp_kick_idle(void);
 
 /*
  * Cross-vCPU calls.  smp_call_on() runs fn in the target's IPI handler

@@ -1,0 +1,352 @@
+/*
+ * Hotplug races found by review (issue 12, section 2), each reproduced on
+ * purpose: an injection point holds one vCPU at the racy step while
+ * another runs the competing path.  The vCPUs are picked at run time from
+ * those online (offline= may have taken some down); every case brings
+ * back what it took down, unarms its points and waits for its work on
+ * every exit path.
+ */
+#include <xenith/selftest.h>
+#include <xenith/cpu.h>
+#include <xenith/events.h>
+#include <xenith/evtchn.h>
+#include <xenith/hypercall.h>
+#include <xenith/inject.h>
+#include <xenith/percpu.h>
+#include <xenith/smp.h>
+#include <xenith/time.h>
+#include <xenith/x86.h>
+#include <xen/errno.h>
+
+#include "evtchn_util.h"
+#include "smp_util.h"
+
+DECLARE_INJECT(ap_before_online);
+DECLARE_INJECT(kick_before_send);
+DECLARE_INJECT(idle_before_die_check);
+
+#define HOLD_NS         (2 * NSEC_PER_SEC)
+/* Long enough for an offline or a failed online to run to its end when
+ * nothing stops it (tens of ms under TCG). */
+#define SETTLE_NS       (300 * NSEC_PER_MSEC)
+/* The shortened bounds the give-up paths are reached with. */
+#define SHORT_BOUND_NS  (200 * NSEC_PER_MSEC)
+
+/* n distinct online vCPUs other than this one, the first (the one to take
+ * down) not vCPU0, from the highest down.  false if there are too few. */
+static bool pick_vcpus(unsigned int *out, unsigned int n)
+{
+    unsigned int got = 0, me = smp_processor_id();
+
+    for (unsigned int cpu = smp_domain_vcpus(); cpu-- > 0 && got < n;) {
+        if (cpu == me || !cpu_online(cpu) || (got == 0 && cpu == 0))
+            continue;
+        out[got++] = cpu;
+    }
+    return got == n;
+}
+
+static void noop_work(void *arg)
+{
+}
+
+/* Run the idle loop of cpu through a few passes: each work item is queued
+ * after the previous one ran, so a whole pass lies between them.  A work
+ * item still queued when this returns would point into its stack: if one
+ * is that late, the run ends. */
+static bool idle_passes(unsigned int cpu, int passes)
+{
+    struct cpu_work w;
+
+    for (int i = 0; i < passes; i++) {
+        if (smp_work_queue(cpu, &w, noop_work, NULL))
+            return false;
+        if (smp_work_wait(&w, 5 * NSEC_PER_SEC))
+            continue;
+        test_diag("vCPU%u (%s, die_request %d) has not run work in 5 s",
+                  cpu, cpu_state_name(cpu_state(cpu)),
+                  __atomic_load_n(&percpu_area[cpu].die_request,
+                                  __ATOMIC_ACQUIRE));
+        if (!smp_work_wait(&w, 10 * NSEC_PER_SEC))
+            test_abort_run("work queued on a vCPU that does not run it");
+        return false;
+    }
+    return true;
+}
+
+static bool is_up(unsigned int cpu)
+{
+    return hyp_vcpu_op(VCPUOP_is_up, cpu, NULL) != 0;
+}
+
+/* ------------------------------------------------------------------------
+ * 1. cpu_up gives up on a vCPU that arrives late.  vCPU k is held after
+ * its start-up steps, just before it reports online (ap.before_online),
+ * while vCPU d's cpu_up waits for it with a shortened bound and gives up.
+ * Then k is let go.  k must never become online on its own: it must end
+ * parked (VCPUOP_is_up says no), and its per-vCPU irqs must not be freed
+ * while it may still run.  Before the fix, cpu_up unbound k's timer, IPIs
+ * and kicker, marked it offline and returned while k was still starting;
+ * k then marked itself online with no IPI port (the next IPI to it
+ * panics), or ran on as an offline vCPU.
+ */
+struct up_arg {
+    unsigned int cpu;
+    int rc;
+};
+
+static void cpu_up_work(void *arg)
+{
+    struct up_arg *a = arg;
+
+    a->rc = cpu_online_again(a->cpu);
+}
+
+SELFTEST(regress, up_timeout_late_vcpu, .min_vcpus = 3, .timeout_ms = 30000)
+{
+    unsigned int v[2], k, d;
+    struct up_arg ua = { .rc = 1 };
+    uint64_t saved = cpu_up_bound_ns, until;
+    struct cpu_work w;
+    bool held, gave_up, early;
+
+    if (!pick_vcpus(v, 2))
+        SKIP("needs two online vCPUs besides this one");
+    k = v[0];
+    d = v[1];
+    ua.cpu = k;
+    REQUIRE(cpu_down(k) == 0);
+
+    cpu_up_bound_ns = SHORT_BOUND_NS;
+    inject_arm(&inject_ap_before_online, k);
+    if (smp_work_queue(d, &w, cpu_up_work, &ua)) {
+        inject_disarm(&inject_ap_before_online);
+        cpu_up_bound_ns = saved;
+        CHECK(cpu_online_again(k) == 0);
+        return TEST_FAIL;
+    }
+    held = inject_wait_held(&inject_ap_before_online, HOLD_NS);
+    if (!held)
+        test_diag("vCPU%u never reached ap.before_online", k);
+    CHECK(held);
+    /* The controller's bound passes with k held: it gives up. */
+    until = time_now_ns() + HOLD_NS;
+    while (cpu_state(k) == CPU_BOOTING && time_now_ns() < until)
+        cpu_relax();
+    gave_up = cpu_state(k) != CPU_BOOTING;
+    CHECK(gave_up);
+    /* Let a cpu_up that does not wait for k run to its end. */
+    until = time_now_ns() + SETTLE_NS;
+    while (!smp_work_done(&w) && time_now_ns() < until)
+        cpu_relax();
+    early = smp_work_done(&w);
+    if (held && early)
+        test_diag("cpu_up on vCPU%u returned %d while vCPU%u was still "
+                  "starting; its call IPI irq is %d, its state %s", d, ua.rc,
+                  k, percpu_area[k].ipi_to_irq[IPI_CALL],
+                  cpu_state_name(cpu_state(k)));
+    CHECK(!held || !early);
+    CHECK(!held || percpu_area[k].ipi_to_irq[IPI_CALL] >= 0);
+
+    inject_release(&inject_ap_before_online);
+    if (!smp_work_wait(&w, 4 * HOLD_NS)) {
+        cpu_up_bound_ns = saved;
+        test_abort_run("cpu_up never returned after the late vCPU was let go");
+        return TEST_FAIL;
+    }
+    cpu_up_bound_ns = saved;
+    mdelay(50);                         /* what k does once let go */
+    test_diag("cpu_up gave %d; vCPU%u is %s, VCPUOP_is_up %d", ua.rc, k,
+              cpu_state_name(cpu_state(k)), is_up(k));
+    CHECK(!held || ua.rc == -XEN_ETIMEDOUT);
+    if (ua.rc && is_up(k)) {
+        /* Not recoverable: k runs on with no timer, IPI or kicker port
+         * (online: the next IPI to it panics; offline: nothing can take
+         * it down again).  End the run here. */
+        test_diag("vCPU%u runs (%s) after cpu_up gave up on it and "
+                  "unbound its per-vCPU irqs (call IPI irq %d)", k,
+                  cpu_state_name(cpu_state(k)),
+                  percpu_area[k].ipi_to_irq[IPI_CALL]);
+        test_abort_run("a vCPU runs with its per-vCPU irqs unbound");
+        return TEST_FAIL;
+    }
+    if (ua.rc) {
+        CHECK(cpu_state(k) == CPU_OFFLINE);
+        CHECK(percpu_area[k].ipi_to_irq[IPI_CALL] == -1);
+        CHECK(percpu_area[k].virq_to_irq[VIRQ_TIMER] == -1);
+    }
+    if (cpu_state(k) != CPU_ONLINE)
+        CHECK(cpu_online_again(k) == 0);
+    CHECK(vcpu_answers(k));
+    CHECK(idle_passes(k, 2));
+    CHECK(evtchn_oracle_check() == 0);
+    return TEST_RESULT();
+}
+
+/* ------------------------------------------------------------------------
+ * 2. smp_kick_idle against the unbind of the vCPU's call IPI.  vCPU c
+ * runs smp_kick_idle (thread context, as the xenstore watch path does)
+ * and is held after it read vCPU k's call port, before it sends
+ * (kick.before_send); meanwhile vCPU d takes k offline, which unbinds k's
+ * call IPI.  A loopback opened in that window takes the lowest free ports.
+ * The kick must go to k's own port while that is still open: the offline
+ * may not close it under the kicker.  Before the fix the offline ran to
+ * its end, the port was closed (and reused by the loopback), and the kick
+ * then went to the closed port or to the loopback; and the kicker had
+ * read k's irq descriptor and irq_info with nothing stopping their free.
+ */
+struct kick_arg {
+    unsigned int failed;
+};
+
+static void kick_work(void *arg)
+{
+    struct kick_arg *a = arg;
+
+    a->failed = smp_kick_idle();
+}
+
+SELFTEST(regress, kick_idle_vs_unbind, .min_vcpus = 4, .timeout_ms = 30000)
+{
+    unsigned int v[3], k, c, d;
+    struct kick_arg ka = { .failed = ~0u };
+    struct cpu_down_arg da = { .rc = 1 };
+    struct counter ca = { 0 }, cb = { 0 };
+    struct cpu_work wk, wd;
+    struct loopback lo;
+    evtchn_port_t p;
+    uint64_t until;
+    bool early, lo_ok;
+    int hits;
+
+    if (!pick_vcpus(v, 3))
+        SKIP("needs three online vCPUs besides this one");
+    k = v[0];
+    c = v[1];
+    d = v[2];
+    da.cpu = k;
+    p = irq_to_port(percpu_area[k].ipi_to_irq[IPI_CALL]);
+    REQUIRE(p != 0);
+
+    inject_arm(&inject_kick_before_send, k);
+    if (smp_work_queue(c, &wk, kick_work, &ka)) {
+        inject_disarm(&inject_kick_before_send);
+        return TEST_FAIL;
+    }
+    if (!inject_wait_held(&inject_kick_before_send, HOLD_NS)) {
+        inject_disarm(&inject_kick_before_send);
+        test_diag("vCPU%u never reached kick.before_send", c);
+        CHECK(smp_work_wait(&wk, HOLD_NS));
+        return TEST_FAIL;
+    }
+    if (smp_work_queue(d, &wd, cpu_down_work, &da)) {
+        inject_release(&inject_kick_before_send);
+        CHECK(smp_work_wait(&wk, HOLD_NS));
+        return TEST_FAIL;
+    }
+    /* An offline that does not wait for the kicker ends in this time. */
+    until = time_now_ns() + SETTLE_NS;
+    while (!smp_work_done(&wd) && time_now_ns() < until)
+        cpu_relax();
+    early = smp_work_done(&wd);
+    if (early)
+        test_diag("vCPU%u's offline finished while vCPU%u was about to "
+                  "kick its call port %u", k, c, p);
+    CHECK(!early);
+    lo_ok = loopback_open(&lo, count_handler_util, &ca, count_handler_util,
+                          &cb) == 0;
+    CHECK(lo_ok);
+    if (lo_ok) {
+        test_diag("loopback opened in the window: ports %u and %u (the "
+                  "kicker holds port %u)", lo.port_a, lo.port_b, p);
+        mdelay(20);                     /* Xen's bind-time raise */
+    }
+    hits = __atomic_load_n(&ca.hits, __ATOMIC_ACQUIRE) +
+           __atomic_load_n(&cb.hits, __ATOMIC_ACQUIRE);
+    inject_release(&inject_kick_before_send);
+    CHECK(smp_work_wait(&wk, HOLD_NS));
+    if (!smp_work_wait(&wd, 8 * NSEC_PER_SEC)) {
+        test_abort_run("the offline never finished after the kicker left");
+        return TEST_FAIL;
+    }
+    CHECK(da.rc == 0);
+    mdelay(20);
+    if (ka.failed)
+        test_diag("%u kicks were refused by Xen: sent to a closed port",
+                  ka.failed);
+    CHECK(ka.failed == 0);
+    if (lo_ok) {
+        int now = __atomic_load_n(&ca.hits, __ATOMIC_ACQUIRE) +
+                  __atomic_load_n(&cb.hits, __ATOMIC_ACQUIRE);
+
+        if (now != hits)
+            test_diag("the kick meant for vCPU%u raised the loopback "
+                      "(%d events): port %u was reused", k, now - hits, p);
+        CHECK(now == hits);
+        loopback_close(&lo);
+    }
+    if (cpu_state(k) == CPU_OFFLINE)
+        CHECK(cpu_online_again(k) == 0);
+    CHECK(vcpu_answers(k));
+    CHECK(evtchn_oracle_check() == 0);
+    return TEST_RESULT();
+}
+
+/* ------------------------------------------------------------------------
+ * 3. A cancelled down.  vCPU k is held in its idle loop just before it
+ * looks for a down request (idle.before_die_check) while cpu_down, with a
+ * shortened bound, posts the request, waits and withdraws it.  Let go, k
+ * must stay online and its idle loop quiet: no pass may take the die
+ * path again.  Before the fix the request stayed at "cancelled", non-zero,
+ * and every pass of k's idle loop went into cpu_die_self.
+ */
+SELFTEST(hotplug, cancelled_down_quiet, .min_vcpus = 2, .timeout_ms = 20000)
+{
+    uint64_t saved = cpu_down_bound_ns, entries;
+    struct cpu_work w0;
+    unsigned int k;
+    int rc;
+
+    if (!pick_vcpus(&k, 1))
+        SKIP("needs an online vCPU besides this one and vCPU0");
+    inject_arm(&inject_idle_before_die_check, k);
+    if (smp_work_queue(k, &w0, noop_work, NULL)) {
+        inject_disarm(&inject_idle_before_die_check);
+        return TEST_FAIL;
+    }
+    if (!inject_wait_held(&inject_idle_before_die_check, HOLD_NS)) {
+        inject_disarm(&inject_idle_before_die_check);
+        test_diag("vCPU%u never reached idle.before_die_check", k);
+        CHECK(smp_work_wait(&w0, HOLD_NS));
+        return TEST_FAIL;
+    }
+    cpu_down_bound_ns = SHORT_BOUND_NS;
+    rc = cpu_down(k);
+    cpu_down_bound_ns = saved;
+    entries = __atomic_load_n(&percpu_area[k].die_entries, __ATOMIC_ACQUIRE);
+    inject_release(&inject_idle_before_die_check);
+    CHECK(smp_work_wait(&w0, HOLD_NS));
+    CHECK(rc == -XEN_ETIMEDOUT);
+    if (rc == 0) {                      /* it went down after all */
+        CHECK(cpu_online_again(k) == 0);
+        return TEST_FAIL;
+    }
+    CHECK(cpu_state(k) == CPU_ONLINE);
+    CHECK(idle_passes(k, 5));
+    mdelay(20);
+    entries = __atomic_load_n(&percpu_area[k].die_entries, __ATOMIC_ACQUIRE) -
+              entries;
+    if (entries)
+        test_diag("after the cancelled down vCPU%u's idle loop entered "
+                  "cpu_die_self %lu times; die_request %d", k,
+                  (unsigned long)entries,
+                  __atomic_load_n(&percpu_area[k].die_request,
+                                  __ATOMIC_ACQUIRE));
+    CHECK(entries == 0);
+    CHECK(vcpu_answers(k));
+    /* A later down is not disturbed by the cancelled one. */
+    CHECK(cpu_down(k) == 0);
+    CHECK(cpu_online_again(k) == 0);
+    CHECK(vcpu_answers(k));
+    return TEST_RESULT();
+}
