@@ -372,7 +372,7 @@ void ipi_send(unsigned int cpu, enum ipi ipi)
 
 void evtchn_port_mask(evtchn_port_t port) { evtchn_2l_mask(port); }
 bool evtchn_port_pending(evtchn_port_t port) { return evtchn_2l_is_pending(port); }
-void evtchn_port_clear_pending(evtchn_port_t port) { evtchn_2l_clear_pending(port); }
+bool evtchn_port_clear_pending(evtchn_port_t port) { return evtchn_2l_clear_pending(port); }
 void evtchn_port_set_pending(evtchn_port_t port) { evtchn_2l_set_pending(port); }
 bool evtchn_port_masked(evtchn_port_t port) { return evtchn_2l_is_masked(port); }
 

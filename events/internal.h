@@ -68,7 +68,7 @@ static inline evtchn_port_t info_port(const struct irq_info *info)
 void evtchn_2l_init(void);
 void evtchn_2l_mask(evtchn_port_t port);
 void evtchn_2l_unmask(evtchn_port_t port);
-void evtchn_2l_clear_pending(evtchn_port_t port);
+bool evtchn_2l_clear_pending(evtchn_port_t port);
 void evtchn_2l_set_pending(evtchn_port_t port);
 bool evtchn_2l_is_pending(evtchn_port_t port);
 bool evtchn_2l_is_masked(evtchn_port_t port);

@@ -40,9 +40,10 @@ static void bit_set(uint64_t *w, unsigned int b)
     __atomic_fetch_or(w, 1ull << b, __ATOMIC_SEQ_CST);
 }
 
-static void bit_clear(uint64_t *w, unsigned int b)
+/* Whether it was set. */
+static bool bit_clear(uint64_t *w, unsigned int b)
 {
-    __atomic_fetch_and(w, ~(1ull << b), __ATOMIC_SEQ_CST);
+    return __atomic_fetch_and(w, ~(1ull << b), __ATOMIC_SEQ_CST) & (1ull << b);
 }
 
 /* seq_cst (a plain load on x86): the pv-spinlock unlock orders this read
@@ -78,9 +79,9 @@ bool evtchn_2l_is_pending(evtchn_port_t port)
     return bit_test(pending_word(port / WORD_BITS), port % WORD_BITS);
 }
 
-void evtchn_2l_clear_pending(evtchn_port_t port)
+bool evtchn_2l_clear_pending(evtchn_port_t port)
 {
-    bit_clear(pending_word(port / WORD_BITS), port % WORD_BITS);
+    return bit_clear(pending_word(port / WORD_BITS), port % WORD_BITS);
 }
 
 void evtchn_2l_set_pending(evtchn_port_t port)

@@ -68,8 +68,9 @@ bool evtchn_port_pending(evtchn_port_t port);
 bool evtchn_port_masked(evtchn_port_t port);
 /* A port used without an irq (a polled ring): the oracle skips it. */
 void evtchn_reserve_port(evtchn_port_t port, const char *owner);
-/* For the pv-spinlock kicker, which is polled, never delivered. */
-void evtchn_port_clear_pending(evtchn_port_t port);
+/* For the pv-spinlock kicker, which is polled, never delivered; the
+ * clear says whether the port was pending (one atomic step). */
+bool evtchn_port_clear_pending(evtchn_port_t port);
 void evtchn_port_set_pending(evtchn_port_t port);
 /* Raise irq's port as Xen would (pending, then delivered through
  * EVTCHNOP_unmask unless a mask reason holds it): for ports Xen cannot be

@@ -267,16 +267,16 @@ SELFTEST(evtchn, row_race, .min_vcpus = 2)
     /* vCPU1 allocates the row and is held before installing it... */
     inject_arm(&inject_map_row_alloc, base / evtchn_map_row_ports());
     REQUIRE(smp_work_queue(1, &w, map_one, &first) == 0);
-    if (!inject_wait_held(&inject_map_row_alloc, NSEC_PER_SEC)) {
+    if (!inject_wait_held(&inject_map_row_alloc, test_bound_ns(NSEC_PER_SEC))) {
         inject_disarm(&inject_map_row_alloc);
-        CHECK(smp_work_wait(&w, NSEC_PER_SEC));
+        CHECK(smp_work_wait(&w, test_bound_ns(NSEC_PER_SEC)));
         test_diag("vCPU1 never reached map.row_alloc");
         return TEST_FAIL;
     }
     /* ...while we allocate and install our own row for the same range. */
     map_one(&second);
     inject_release(&inject_map_row_alloc);
-    CHECK(smp_work_wait(&w, NSEC_PER_SEC));
+    CHECK(smp_work_wait(&w, test_bound_ns(NSEC_PER_SEC)));
     CHECK(first.rc == 0 && second.rc == 0);
     CHECK(evtchn_to_irq(first.port) == first.irq);
     CHECK(evtchn_to_irq(second.port) == second.irq);
@@ -397,7 +397,7 @@ SELFTEST(evtchn, deferred_free, .min_vcpus = 3)
     irq = lo.irq_a;
     inject_arm(&inject_upcall_after_lookup, lo.port_a);
     CHECK(evtchn_send(lo.port_b) == 0);
-    if (!inject_wait_held(&inject_upcall_after_lookup, NSEC_PER_SEC)) {
+    if (!inject_wait_held(&inject_upcall_after_lookup, test_bound_ns(NSEC_PER_SEC))) {
         inject_disarm(&inject_upcall_after_lookup);
         test_diag("vCPU1 never reached upcall.after_lookup");
         loopback_close(&lo);
@@ -409,7 +409,7 @@ SELFTEST(evtchn, deferred_free, .min_vcpus = 3)
     CHECK(!smp_work_done(&w));
     CHECK(irq_to_desc(irq) != NULL);
     inject_release(&inject_upcall_after_lookup);
-    CHECK(smp_work_wait(&w, 2 * NSEC_PER_SEC));
+    CHECK(smp_work_wait(&w, test_bound_ns(2 * NSEC_PER_SEC)));
     CHECK(irq_to_desc(irq) == NULL);
     CHECK(ca.hits == 0);                        /* unbound before it ran */
     lo.irq_a = -1;
@@ -428,7 +428,7 @@ static void once_slow_handler(int irq, void *data)
 {
     struct once_slow *s = data;
     int n = __atomic_add_fetch(&s->hits, 1, __ATOMIC_ACQ_REL);
-    uint64_t until = time_now_ns() + 2 * NSEC_PER_SEC;
+    uint64_t until = time_now_ns() + test_bound_ns(2 * NSEC_PER_SEC);
 
     if (__atomic_add_fetch(&s->running, 1, __ATOMIC_ACQ_REL) > 1)
         __atomic_fetch_add(&s->concurrent, 1, __ATOMIC_RELAXED);

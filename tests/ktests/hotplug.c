@@ -194,15 +194,15 @@ SELFTEST(hotplug, kicker_on_dead_vcpu, .min_vcpus = 3, .timeout_ms = 60000)
     spin_threshold_set(16);
     spin_lock(&dead_l);
     REQUIRE(smp_work_queue(k, &wl, lock_once_work, NULL) == 0);
-    CHECK(wait_until_waiting(k, &dead_l, NSEC_PER_SEC));
+    CHECK(wait_until_waiting(k, &dead_l, test_bound_ns(NSEC_PER_SEC)));
     CHECK(smp_work_queue(1, &wd, cpu_down_work, &da) == 0);
     while (cpu_state(k) == CPU_ONLINE)
         cpu_relax();
     mdelay(50);
     CHECK(cpu_state(k) == CPU_DYING);   /* waiting for the waiter */
     spin_unlock(&dead_l);
-    CHECK(smp_work_wait(&wl, 2 * NSEC_PER_SEC));
-    CHECK(smp_work_wait(&wd, 8 * NSEC_PER_SEC) && da.rc == 0);
+    CHECK(smp_work_wait(&wl, test_bound_ns(2 * NSEC_PER_SEC)));
+    CHECK(smp_work_wait(&wd, test_bound_ns(8 * NSEC_PER_SEC)) && da.rc == 0);
     CHECK(cpu_state(k) == CPU_OFFLINE);
     CHECK(cpu_online_again(k) == 0);
 
@@ -222,7 +222,7 @@ SELFTEST(hotplug, kicker_on_dead_vcpu, .min_vcpus = 3, .timeout_ms = 60000)
         CHECK(cpu_online_again(k) == 0);
     }
     __atomic_store_n(&ch.stop, 1, __ATOMIC_RELEASE);
-    CHECK(smp_work_wait(&w1, 2 * NSEC_PER_SEC));
+    CHECK(smp_work_wait(&w1, test_bound_ns(2 * NSEC_PER_SEC)));
     spin_threshold_set(pvlock_spin_default);
     test_diag("%lu hand-offs while vCPU%u went down and up 20 times", ch.turns,
               k);
@@ -267,9 +267,9 @@ SELFTEST(hotplug, work_queued_before_down, .min_vcpus = 3,
     inject_arm(&inject_idle_before_die_check, k);
     /* Through its idle loop once more: work, then the point. */
     REQUIRE(smp_work_queue(k, &w0, noop_work, NULL) == 0);
-    if (!inject_wait_held(&inject_idle_before_die_check, 2 * NSEC_PER_SEC)) {
+    if (!inject_wait_held(&inject_idle_before_die_check, test_bound_ns(2 * NSEC_PER_SEC))) {
         inject_disarm(&inject_idle_before_die_check);
-        CHECK(smp_work_wait(&w0, NSEC_PER_SEC));
+        CHECK(smp_work_wait(&w0, test_bound_ns(NSEC_PER_SEC)));
         return TEST_FAIL;
     }
     CHECK(smp_work_queue(k, &wq, note_cpu_work, NULL) == 0);
@@ -280,14 +280,14 @@ SELFTEST(hotplug, work_queued_before_down, .min_vcpus = 3,
         cpu_relax();
     CHECK(cpu_state(k) == CPU_DYING);
     inject_release(&inject_idle_before_die_check);
-    CHECK(smp_work_wait(&wd, 8 * NSEC_PER_SEC) && da.rc == 0);
+    CHECK(smp_work_wait(&wd, test_bound_ns(8 * NSEC_PER_SEC)) && da.rc == 0);
     /* Done when cpu_down returned, and done on k itself. */
     CHECK(smp_work_done(&wq));
     CHECK(__atomic_load_n(&queued_ran_on, __ATOMIC_ACQUIRE) == (int)k);
     CHECK(cpu_state(k) == CPU_OFFLINE);
     CHECK(cpu_online_again(k) == 0);
     /* After a failure the work may run only now: wait, wq is ours. */
-    CHECK(smp_work_wait(&wq, 2 * NSEC_PER_SEC));
+    CHECK(smp_work_wait(&wq, test_bound_ns(2 * NSEC_PER_SEC)));
     CHECK(smp_work_done(&w0));
     return TEST_RESULT();
 }
@@ -380,7 +380,7 @@ SELFTEST(hotplug, stress, .min_vcpus = 3, .explicit_only = true,
     __atomic_store_n(&st.stop, 1, __ATOMIC_RELEASE);
     for (cpu = 1; cpu < k; cpu++)
         if (w[cpu].fn)
-            CHECK(smp_work_wait(&w[cpu], 5 * NSEC_PER_SEC));
+            CHECK(smp_work_wait(&w[cpu], test_bound_ns(5 * NSEC_PER_SEC)));
     test_diag("%u cycles of vCPU%u in %lu ms; meanwhile %u binds, %u events, "
               "%u moves, %u lost", cycles, k,
               (unsigned long)((time_now_ns() - t0) / NSEC_PER_MSEC), st.binds,

@@ -61,13 +61,13 @@ static bool idle_passes(unsigned int cpu, int passes)
     for (int i = 0; i < passes; i++) {
         if (smp_work_queue(cpu, &w, noop_work, NULL))
             return false;
-        if (smp_work_wait(&w, 5 * NSEC_PER_SEC))
+        if (smp_work_wait(&w, test_bound_ns(5 * NSEC_PER_SEC)))
             continue;
         test_diag("vCPU%u (%s, die_request %d) has not run work in 5 s",
                   cpu, cpu_state_name(cpu_state(cpu)),
                   __atomic_load_n(&percpu_area[cpu].die_request,
                                   __ATOMIC_ACQUIRE));
-        if (!smp_work_wait(&w, 10 * NSEC_PER_SEC))
+        if (!smp_work_wait(&w, test_bound_ns(10 * NSEC_PER_SEC)))
             test_abort_run("work queued on a vCPU that does not run it");
         return false;
     }
@@ -265,7 +265,7 @@ SELFTEST(regress, kick_idle_vs_unbind, .min_vcpus = 4, .timeout_ms = 30000)
            __atomic_load_n(&cb.hits, __ATOMIC_ACQUIRE);
     inject_release(&inject_kick_before_send);
     CHECK(smp_work_wait(&wk, HOLD_NS));
-    if (!smp_work_wait(&wd, 8 * NSEC_PER_SEC)) {
+    if (!smp_work_wait(&wd, test_bound_ns(8 * NSEC_PER_SEC))) {
         test_abort_run("the offline never finished after the kicker left");
         return TEST_FAIL;
     }

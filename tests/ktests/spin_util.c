@@ -205,7 +205,7 @@ bool contend_run(struct contend *c, uint64_t bound_ns)
         if (!smp_work_wait(&w[cpu], bound_ns)) {
             ok = false;
             spin_kick(cpu);
-            (void)smp_work_wait(&w[cpu], NSEC_PER_SEC);
+            (void)smp_work_wait(&w[cpu], test_bound_ns(NSEC_PER_SEC));
         }
     }
     c->ns = time_now_ns() - t0;

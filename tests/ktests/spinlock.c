@@ -138,21 +138,21 @@ SELFTEST(spinlock, nested_wait, .min_vcpus = 2)
     spin_lock(&nest_l2);
     inject_arm(&inject_pvlock_before_poll, (long)(uintptr_t)&nest_l1);
     CHECK(smp_work_queue(1, &w, lock_l1_work, NULL) == 0);
-    CHECK(inject_wait_held(&inject_pvlock_before_poll, NSEC_PER_SEC));
+    CHECK(inject_wait_held(&inject_pvlock_before_poll, test_bound_ns(NSEC_PER_SEC)));
     /* vCPU1 re-checked L1 and is about to poll: interrupt it there. */
     ipi_send(1, IPI_TEST);
     CHECK(wait_flag(&nest_in_handler));
-    CHECK(wait_until_waiting(1, &nest_l2, NSEC_PER_SEC));
+    CHECK(wait_until_waiting(1, &nest_l2, test_bound_ns(NSEC_PER_SEC)));
     CHECK(__atomic_load_n(&p1->wait_lock, __ATOMIC_ACQUIRE) == &nest_l2);
     spin_unlock(&nest_l1);              /* kicks nobody: record says L2 */
     spin_unlock(&nest_l2);              /* kicks vCPU1's nested wait */
     CHECK(wait_flag(&nest_handler_done));
     inject_release(&inject_pvlock_before_poll);
-    if (!smp_work_wait(&w, 2 * NSEC_PER_SEC)) {
+    if (!smp_work_wait(&w, test_bound_ns(2 * NSEC_PER_SEC))) {
         test_diag("the outer wait on L1 never returned: the nested wait "
                   "swallowed its kick");
         spin_kick(1);
-        CHECK(smp_work_wait(&w, NSEC_PER_SEC));
+        CHECK(smp_work_wait(&w, test_bound_ns(NSEC_PER_SEC)));
         test_fail_at(__FILE__, __LINE__, "outer wait lost its kick");
     }
     spin_threshold_set(pvlock_spin_default);
@@ -203,12 +203,12 @@ SELFTEST(spinlock, store_buffer, .min_vcpus = 2, .timeout_ms = 60000)
     spin_lock(&sb_lock);
     inject_arm(&inject_pvlock_before_check, (long)(uintptr_t)&sb_lock);
     CHECK(smp_work_queue(1, &w, sb_lock_work, NULL) == 0);
-    CHECK(inject_wait_held(&inject_pvlock_before_check, NSEC_PER_SEC));
+    CHECK(inject_wait_held(&inject_pvlock_before_check, test_bound_ns(NSEC_PER_SEC)));
     kicks = percpu_area[me].pv_kicks_sent;
     spin_unlock(&sb_lock);
     CHECK(percpu_area[me].pv_kicks_sent == kicks + 1);
     inject_release(&inject_pvlock_before_check);
-    CHECK(smp_work_wait(&w, 2 * NSEC_PER_SEC));
+    CHECK(smp_work_wait(&w, test_bound_ns(2 * NSEC_PER_SEC)));
 
     pp = (struct pingpong){ .lock = SPINLOCK_INIT, .rounds = 1000 };
     CHECK(smp_work_queue(1, &w, pingpong_work, &pp) == 0);
@@ -217,7 +217,7 @@ SELFTEST(spinlock, store_buffer, .min_vcpus = 2, .timeout_ms = 60000)
         test_diag("ping-pong stuck after %lu turns: a wake-up was lost",
                   pp.turns);
         spin_kick(1);
-        CHECK(smp_work_wait(&w, NSEC_PER_SEC));
+        CHECK(smp_work_wait(&w, test_bound_ns(NSEC_PER_SEC)));
         test_fail_at(__FILE__, __LINE__, "lost wake-up");
     }
     CHECK(pp.turns == 2u * pp.rounds);

@@ -182,7 +182,7 @@ SELFTEST(xenstore, concurrent_requests, .min_vcpus = 2, .timeout_ms = 60000)
     conc_work(&c);
     for_each_online_cpu(cpu)
         if (cpu != me)
-            CHECK(smp_work_wait(&w[cpu], 30 * NSEC_PER_SEC));
+            CHECK(smp_work_wait(&w[cpu], test_bound_ns(30 * NSEC_PER_SEC)));
     CHECK(c.bad == 0);
     CHECK(xs_rm(0, BASE) == 0);
     return TEST_RESULT();
