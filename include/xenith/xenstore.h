@@ -59,4 +59,11 @@ void xs_run_watches(void);
 /* From a callback: run me again, on any vCPU but not_cpu. */
 void xs_watch_defer(struct xs_watch *w, unsigned int not_cpu);
 
+/* Self-tests, with or without a backend (a PVH dom0 has none): a watch
+ * known only here, an event for it as the event handler would queue it
+ * (then idle vCPUs are kicked), and its removal. */
+void xs_watch_test_add(struct xs_watch *w);
+void xs_watch_test_event(struct xs_watch *w, const char *path);
+void xs_watch_test_remove(struct xs_watch *w);
+
 #endif
