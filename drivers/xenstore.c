@@ -580,28 +580,62 @@ static struct xs_watch *fired_take(int me)
     return NULL;
 }
 
+/* Is a fired watch queued that vCPU me may run?  False with the queue
+ * empty or holding only watches deferred away from me. */
+static bool fired_for(int me)
+{
+    unsigned long f = spin_lock_irqsave(&xs_lock);
+    struct xs_watch *w;
+
+    for (w = fired_head; w && w->not_cpu == me; w = w->fired_next)
+        ;
+    spin_unlock_irqrestore(&xs_lock, f);
+    return w != NULL;
+}
+
+/*
+ * One runner at a time: a vCPU that finds another one running returns
+ * (and an idle one halts), trusting the runner with the queue.  So the
+ * runner, once it is no longer the runner, looks at the queue again: a
+ * watch queued after its last look (by the event handler, or by its own
+ * callback deferring it away from this vCPU) would otherwise wait for an
+ * unrelated wake-up, since every vCPU kicked for it may have found the
+ * runner busy (regress.watch_deferred_wakeup).  What it may run, it runs;
+ * what only others may run, it kicks them for.
+ */
 void xs_run_watches(void)
 {
-    int idle = 0, me = (int)smp_processor_id();
+    int me = (int)smp_processor_id();
 
-    if (!__atomic_load_n(&fired_head, __ATOMIC_ACQUIRE) ||
-        !__atomic_compare_exchange_n(&runner_busy, &idle, 1, false,
-                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        return;
     for (;;) {
-        char path[sizeof(((struct xs_watch *)0)->fired_path)];
-        unsigned long f = spin_lock_irqsave(&xs_lock);
-        struct xs_watch *w = fired_take(me);
+        int idle = 0;
 
-        if (w)
-            strlcpy(path, w->fired_path, sizeof(path));
-        spin_unlock_irqrestore(&xs_lock, f);
-        if (!w)
-            break;
-        w->cb(w, path);
-        inject(&inject_xenstore_after_callback, (long)w->id);
+        if (!__atomic_load_n(&fired_head, __ATOMIC_ACQUIRE) ||
+            !__atomic_compare_exchange_n(&runner_busy, &idle, 1, false,
+                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return;
+        for (;;) {
+            char path[sizeof(((struct xs_watch *)0)->fired_path)];
+            unsigned long f = spin_lock_irqsave(&xs_lock);
+            struct xs_watch *w = fired_take(me);
+
+            if (w)
+                strlcpy(path, w->fired_path, sizeof(path));
+            spin_unlock_irqrestore(&xs_lock, f);
+            if (!w)
+                break;
+            w->cb(w, path);
+            inject(&inject_xenstore_after_callback, (long)w->id);
+        }
+        /* Seq_cst: the store is ordered before the queue is read again,
+         * against a kicked vCPU's queue check then runner_busy read. */
+        __atomic_store_n(&runner_busy, 0, __ATOMIC_SEQ_CST);
+        if (fired_for(me))
+            continue;
+        if (__atomic_load_n(&fired_head, __ATOMIC_ACQUIRE))
+            smp_kick_idle();            /* deferred away from us */
+        return;
     }
-    __atomic_store_n(&runner_busy, 0, __ATOMIC_RELEASE);
 }
 
 /* ---- self-test hooks: watches without a backend (a PVH dom0 has none) --- */
