@@ -87,9 +87,26 @@ static bool console_flush_unlocked(void)
     return ok;
 }
 
+/*
+ * Under console_lock, like a write: a flush publishes our index and polls
+ * the ring's port, and done beside a write on another vCPU it stored an
+ * index read before that write over the one the write had published
+ * (out_prod went back under the backend), and cleared the port's pending
+ * bit under the writer's poll (regress.console_flush_vs_write).  The
+ * wait is bounded (DRAIN_BOUND_NS), as a write's is.  Last words skip the
+ * lock, as writes then do.
+ */
 bool console_flush(void)
 {
-    return console_flush_unlocked();
+    unsigned long f;
+    bool ok;
+
+    if (READ_ONCE(emergency))
+        return console_flush_unlocked();
+    f = spin_lock_irqsave(&console_lock);
+    ok = console_flush_unlocked();
+    spin_unlock_irqrestore(&console_lock, f);
+    return ok;
 }
 
 void console_standin(struct xencons *c)
