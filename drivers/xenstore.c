@@ -594,6 +594,21 @@ static bool fired_for(int me)
 }
 
 /*
+ * For the idle loop's last look before it halts, interrupts off: a fired
+ * watch this vCPU may run, and no runner that will hand it on.  A vCPU
+ * that found the runner busy may take the runner's kick (the IPI runs
+ * and is gone) before it turns its interrupts off to halt; without this
+ * look it then halted with the watch still queued.  With interrupts off,
+ * a kick that comes after the look stays pending and ends the halt.
+ */
+bool xs_watches_waiting(void)
+{
+    return __atomic_load_n(&fired_head, __ATOMIC_SEQ_CST) &&
+           !__atomic_load_n(&runner_busy, __ATOMIC_SEQ_CST) &&
+           fired_for((int)smp_processor_id());
+}
+
+/*
  * One runner at a time: a vCPU that finds another one running returns
  * (and an idle one halts), trusting the runner with the queue.  So the
  * runner, once it is no longer the runner, looks at the queue again: a

@@ -243,7 +243,8 @@ void cpu_idle_loop(void)
             cpu_die_self();             /* hotplug: returns if cancelled */
         irq_disable();
         if (__atomic_load_n(&pc->work, __ATOMIC_ACQUIRE) ||
-            __atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE) == 1)
+            __atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE) == 1 ||
+            xs_watches_waiting())       /* a kick taken since the run */
             irq_enable();
         else
             safe_halt();                /* woken by any event */

@@ -56,6 +56,8 @@ long xs_watch(struct xs_watch *w);
 long xs_unwatch(struct xs_watch *w);
 /* Run queued watch callbacks now (one runner at a time). */
 void xs_run_watches(void);
+/* A fired watch waits for this vCPU (the idle loop must not halt). */
+bool xs_watches_waiting(void);
 /* From a callback: run me again, on any vCPU but not_cpu. */
 void xs_watch_defer(struct xs_watch *w, unsigned int not_cpu);
 
