@@ -68,6 +68,9 @@ static unsigned int broken_events;                    /* atomic */
 
 /* Pretend the backend wrote garbage in rsp_prod (bad_backend_indices). */
 DEFINE_INJECT(xenstore_bad_rsp_prod, "xenstore.bad_rsp_prod");
+/* A runner back from a callback, still the runner, before it looks at the
+ * queue again (regress.watch_deferred_wakeup). */
+DEFINE_INJECT(xenstore_after_callback, "xenstore.after_callback");
 
 bool xenstore_available(void)
 {
@@ -132,6 +135,17 @@ static void deliver_reply(const struct xsd_sockmsg *h, const char *payload)
     pr_warn("xenstore: reply %u matches no request; dropped\n", h->req_id);
 }
 
+/* Queue w to run (once, however often it fires first); xs_lock held. */
+static void fired_push(struct xs_watch *w)
+{
+    if (!w->fired) {
+        w->fired = true;
+        w->fired_next = NULL;
+        *fired_tail = w;
+        fired_tail = &w->fired_next;
+    }
+}
+
 /* "path\0token\0": mark the watch whose token it names as fired.  No
  * allocation: a watch fired again before its callback ran is queued once
  * (its callback re-reads what it watches), with the latest path. */
@@ -152,12 +166,7 @@ static void deliver_watch(const char *payload, size_t len)
     if (w) {
         strlcpy(w->fired_path, payload, sizeof(w->fired_path));
         w->not_cpu = -1;                /* news: anyone may run it */
-        if (!w->fired) {
-            w->fired = true;
-            w->fired_next = NULL;
-            *fired_tail = w;
-            fired_tail = &w->fired_next;
-        }
+        fired_push(w);
     }
     spin_unlock_irqrestore(&xs_lock, f);
 }
@@ -466,21 +475,28 @@ long xs_transaction(long (*fn)(xs_tx_t tx, void *arg), void *arg,
 
 /* ---- watches ------------------------------------------------------------ */
 
-long xs_watch(struct xs_watch *w)
+/* On the watch list with a fresh token: events naming it now find it. */
+static void watch_add(struct xs_watch *w)
 {
-    char token[12];
-    struct part parts[2];
     unsigned long f;
-    long rc;
 
     w->id = __atomic_fetch_add(&next_watch_id, 1, __ATOMIC_RELAXED);
     w->fired = false;
     w->not_cpu = -1;
-    snprintf(token, sizeof(token), "%u", w->id);
     f = spin_lock_irqsave(&xs_lock);
     w->next = watches;
     watches = w;
     spin_unlock_irqrestore(&xs_lock, f);
+}
+
+long xs_watch(struct xs_watch *w)
+{
+    char token[12];
+    struct part parts[2];
+    long rc;
+
+    watch_add(w);
+    snprintf(token, sizeof(token), "%u", w->id);
     parts[0] = str(w->path);
     parts[1] = str(token);
     rc = xs_talk(XS_WATCH, 0, parts, 2, NULL, 0);
@@ -491,20 +507,13 @@ long xs_watch(struct xs_watch *w)
     return 0;
 }
 
-long xs_unwatch(struct xs_watch *w)
+/* Off the watch list and off the fired queue, and no runner inside its
+ * callback any more. */
+static void watch_forget(struct xs_watch *w)
 {
-    char token[12];
-    struct part parts[2];
     struct xs_watch **wp;
-    unsigned long f;
-    long rc;
+    unsigned long f = spin_lock_irqsave(&xs_lock);
 
-    snprintf(token, sizeof(token), "%u", w->id);
-    parts[0] = str(w->path);
-    parts[1] = str(token);
-    rc = xs_talk(XS_UNWATCH, 0, parts, 2, NULL, 0);
-    /* Off the watch list and off the fired queue. */
-    f = spin_lock_irqsave(&xs_lock);
     for (wp = &watches; *wp; wp = &(*wp)->next) {
         if (*wp == w) {
             *wp = w->next;
@@ -523,6 +532,19 @@ long xs_unwatch(struct xs_watch *w)
     /* A runner may be inside w's callback right now: wait it out. */
     while (__atomic_load_n(&runner_busy, __ATOMIC_ACQUIRE))
         cpu_relax();
+}
+
+long xs_unwatch(struct xs_watch *w)
+{
+    char token[12];
+    struct part parts[2];
+    long rc;
+
+    snprintf(token, sizeof(token), "%u", w->id);
+    parts[0] = str(w->path);
+    parts[1] = str(token);
+    rc = xs_talk(XS_UNWATCH, 0, parts, 2, NULL, 0);
+    watch_forget(w);
     return rc < 0 ? rc : 0;
 }
 
@@ -533,12 +555,7 @@ void xs_watch_defer(struct xs_watch *w, unsigned int not_cpu)
     unsigned long f = spin_lock_irqsave(&xs_lock);
 
     w->not_cpu = (int)not_cpu;
-    if (!w->fired) {
-        w->fired = true;
-        w->fired_next = NULL;
-        *fired_tail = w;
-        fired_tail = &w->fired_next;
-    }
+    fired_push(w);
     spin_unlock_irqrestore(&xs_lock, f);
     smp_kick_idle();
 }
@@ -563,27 +580,103 @@ static struct xs_watch *fired_take(int me)
     return NULL;
 }
 
+/* Is a fired watch queued that vCPU me may run?  False with the queue
+ * empty or holding only watches deferred away from me. */
+static bool fired_for(int me)
+{
+    unsigned long f = spin_lock_irqsave(&xs_lock);
+    struct xs_watch *w;
+
+    for (w = fired_head; w && w->not_cpu == me; w = w->fired_next)
+        ;
+    spin_unlock_irqrestore(&xs_lock, f);
+    return w != NULL;
+}
+
+/*
+ * For the idle loop's last look before it halts, interrupts off: a fired
+ * watch this vCPU may run, and no runner that will hand it on.  A vCPU
+ * that found the runner busy may take the runner's kick (the IPI runs
+ * and is gone) before it turns its interrupts off to halt; without this
+ * look it then halted with the watch still queued.  With interrupts off,
+ * a kick that comes after the look stays pending and ends the halt.
+ */
+bool xs_watches_waiting(void)
+{
+    return __atomic_load_n(&fired_head, __ATOMIC_SEQ_CST) &&
+           !__atomic_load_n(&runner_busy, __ATOMIC_SEQ_CST) &&
+           fired_for((int)smp_processor_id());
+}
+
+/*
+ * One runner at a time: a vCPU that finds another one running returns
+ * (and an idle one halts), trusting the runner with the queue.  So the
+ * runner, once it is no longer the runner, looks at the queue again: a
+ * watch queued after its last look (by the event handler, or by its own
+ * callback deferring it away from this vCPU) would otherwise wait for an
+ * unrelated wake-up, since every vCPU kicked for it may have found the
+ * runner busy (regress.watch_deferred_wakeup).  What it may run, it runs;
+ * what only others may run, it kicks them for.
+ */
 void xs_run_watches(void)
 {
-    int idle = 0, me = (int)smp_processor_id();
+    int me = (int)smp_processor_id();
 
-    if (!__atomic_load_n(&fired_head, __ATOMIC_ACQUIRE) ||
-        !__atomic_compare_exchange_n(&runner_busy, &idle, 1, false,
-                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        return;
     for (;;) {
-        char path[sizeof(((struct xs_watch *)0)->fired_path)];
-        unsigned long f = spin_lock_irqsave(&xs_lock);
-        struct xs_watch *w = fired_take(me);
+        int idle = 0;
 
-        if (w)
-            strlcpy(path, w->fired_path, sizeof(path));
-        spin_unlock_irqrestore(&xs_lock, f);
-        if (!w)
-            break;
-        w->cb(w, path);
+        if (!__atomic_load_n(&fired_head, __ATOMIC_ACQUIRE) ||
+            !__atomic_compare_exchange_n(&runner_busy, &idle, 1, false,
+                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return;
+        for (;;) {
+            char path[sizeof(((struct xs_watch *)0)->fired_path)];
+            unsigned long f = spin_lock_irqsave(&xs_lock);
+            struct xs_watch *w = fired_take(me);
+
+            if (w)
+                strlcpy(path, w->fired_path, sizeof(path));
+            spin_unlock_irqrestore(&xs_lock, f);
+            if (!w)
+                break;
+            w->cb(w, path);
+            inject(&inject_xenstore_after_callback, (long)w->id);
+        }
+        /* Seq_cst: the store is ordered before the queue is read again,
+         * against a kicked vCPU's queue check then runner_busy read. */
+        __atomic_store_n(&runner_busy, 0, __ATOMIC_SEQ_CST);
+        if (fired_for(me))
+            continue;
+        if (__atomic_load_n(&fired_head, __ATOMIC_ACQUIRE))
+            smp_kick_idle();            /* deferred away from us */
+        return;
     }
-    __atomic_store_n(&runner_busy, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- self-test hooks: watches without a backend (a PVH dom0 has none) --- */
+
+void xs_watch_test_add(struct xs_watch *w)
+{
+    watch_add(w);
+}
+
+/* What xs_interrupt does with an XS_WATCH_EVENT naming w's token. */
+void xs_watch_test_event(struct xs_watch *w, const char *path)
+{
+    char payload[64];
+    size_t plen = strlen(path) + 1;
+
+    if (plen + 12 > sizeof(payload))
+        return;
+    strlcpy(payload, path, sizeof(payload));
+    snprintf(payload + plen, sizeof(payload) - plen, "%u", w->id);
+    deliver_watch(payload, plen + strlen(payload + plen) + 1);
+    smp_kick_idle();
+}
+
+void xs_watch_test_remove(struct xs_watch *w)
+{
+    watch_forget(w);
 }
 
 /* ---- attach ------------------------------------------------------------- */

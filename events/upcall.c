@@ -6,8 +6,9 @@
  * it: one domain-wide vector through HVM_PARAM_CALLBACK_IRQ, no EOI.
  *
  * The loop runs with interrupts off and is the read side of the event
- * tables: it looks ports up with plain atomic loads, no lock, and counts
- * as a read-side section for grace periods (kernel/quiesce.c).
+ * tables: it looks ports up with plain atomic loads, no lock, and each
+ * round of it (one pass of the scan) counts as a read-side section for
+ * grace periods (kernel/quiesce.c).
  */
 #include "internal.h"
 #include <xenith/apic.h>
@@ -64,7 +65,7 @@ void evtchn_dispatch(evtchn_port_t port)
     }
     /* Window between the lookup and the use of the descriptor: unbind on
      * another vCPU may clear the mapping here; the descriptor stays valid
-     * until this loop ends (deferred_free). */
+     * until this round of the loop ends (deferred_free). */
     inject(&inject_upcall_after_lookup, port);
     handle_irq(d);
 }
@@ -78,12 +79,20 @@ static void evtchn_upcall(struct cpu_regs *r)
         apic_eoi();
     quiesce_enter();
     pc->upcalls++;
-    do {
+    for (;;) {
         /* Clear first, then scan: an event after the clear sets it again
          * and the loop runs once more instead of losing it. */
         __atomic_store_n(&vi->evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
         evtchn_2l_handle_events(pc->cpu_id);
-    } while (__atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST));
+        if (!__atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
+            break;
+        /* Between rounds nothing looked up is held any more: a quiescent
+         * state.  Without it an event storm that keeps this loop busy
+         * (a handler raising its own port, 512 ports firing) held off
+         * every grace period, and so every unbind, on the other vCPUs
+         * until it ended (regress.grace_under_storm). */
+        quiesce_pass();
+    }
     quiesce_exit();
 }
 

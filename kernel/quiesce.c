@@ -5,11 +5,14 @@
  * descriptor or irq_info that was reachable may still be in use by an
  * upcall loop on another vCPU after its mapping is cleared; it is freed
  * only after grace_wait(): every vCPU has been seen outside the
- * loop since the mapping was cleared.
+ * loop, or between two of its rounds, since the mapping was cleared.
  *
  * Each vCPU's upcall_seq is odd while it is inside the loop; only that
  * vCPU writes it.  grace_wait() waits, for each vCPU seen inside, until
- * its sequence moves on: the loop is bounded, so this ends.
+ * its sequence moves on.  The loop itself need not end for that: between
+ * two rounds, holding nothing it looked up, it passes a quiescent state
+ * (quiesce_pass: even, then odd again), so one round bounds the wait even
+ * while an event storm keeps the loop going.
  *
  * Other lock-free readers of per-vCPU event state use the same sequence
  * through quiesce_read_begin/end, with interrupts off so that no upcall
@@ -51,6 +54,18 @@ void quiesce_read_end(struct read_section rs)
     if (rs.entered)
         quiesce_exit();
     irq_restore(rs.flags);
+}
+
+/*
+ * Leave and re-enter the read side.  The release orders the round's
+ * loads of the tables before the even value a grace_wait may see; the
+ * locked add of quiesce_enter orders the odd value before the next
+ * round's loads, against grace_wait's clear-store, full barrier, sample.
+ */
+void quiesce_pass(void)
+{
+    quiesce_exit();
+    quiesce_enter();
 }
 
 void grace_wait(void)

@@ -11,7 +11,6 @@
 #include <xenith/xen.h>
 #include <xenith/x86.h>
 #include <xenith/control.h>
-#include <xenith/xencons.h>
 
 #define QEMU_EXIT_PORT 0xf4
 
@@ -59,7 +58,7 @@ void verdict_exit(enum verdict v)
     if (!xen.hypercall_msr)
         stop();                 /* not under Xen: nobody to ask */
     /* The verdict must reach the backend before the domain goes. */
-    if (!xencons_flush())
+    if (!console_flush())
         early_puts("xenith: the console backend did not drain in time\n");
     rc = xen_shutdown(reason);
     early_puts(rc ? "xenith: SCHEDOP_shutdown failed; halting\n"

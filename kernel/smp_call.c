@@ -264,7 +264,8 @@ void cpu_idle_loop(void)
         irq_disable();
         if (__atomic_load_n(&pc->work, __ATOMIC_ACQUIRE) ||
             __atomic_load_n(&pc->die_request, __ATOMIC_ACQUIRE) ==
-                DIE_REQUESTED)
+                DIE_REQUESTED ||
+            xs_watches_waiting())       /* a kick taken since the run */
             irq_enable();
         else
             safe_halt();                /* woken by any event */

@@ -15,6 +15,13 @@ void console_init(unsigned int sinks);
 void console_write(const char *s, size_t n);
 /* A domU: attach the PV console ring (after paging_init). */
 void console_attach_ring(void);
+/* Wait (bounded) until every console ring's backend has read all that was
+ * written; false if one did not.  Serialised with writes (console_lock). */
+bool console_flush(void);
+struct xencons;
+/* Self-tests: every write also goes to ring c (a stand-in whose backend
+ * the test plays), and console_flush flushes it too; NULL detaches. */
+void console_standin(struct xencons *c);
 /* Lock-free writes to port 0xe9 only: usable before anything is set up and
  * from the panic path, where the console lock may be held by the victim. */
 void early_puts(const char *s);

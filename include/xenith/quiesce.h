@@ -17,8 +17,11 @@ struct read_section {
 struct read_section quiesce_read_begin(void);
 void quiesce_read_end(struct read_section rs);
 
+/* Inside the loop, between rounds that share no looked-up pointer: a
+ * quiescent state, so a grace period never waits for the whole loop. */
+void quiesce_pass(void);
 /* Return once every other vCPU has left any read-side section (upcall
- * loop or quiesce_read_begin) it was in. */
+ * loop round or quiesce_read_begin) it was in. */
 void grace_wait(void);
 
 #endif

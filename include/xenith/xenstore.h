@@ -56,7 +56,16 @@ long xs_watch(struct xs_watch *w);
 long xs_unwatch(struct xs_watch *w);
 /* Run queued watch callbacks now (one runner at a time). */
 void xs_run_watches(void);
+/* A fired watch waits for this vCPU (the idle loop must not halt). */
+bool xs_watches_waiting(void);
 /* From a callback: run me again, on any vCPU but not_cpu. */
 void xs_watch_defer(struct xs_watch *w, unsigned int not_cpu);
+
+/* Self-tests, with or without a backend (a PVH dom0 has none): a watch
+ * known only here, an event for it as the event handler would queue it
+ * (then idle vCPUs are kicked), and its removal. */
+void xs_watch_test_add(struct xs_watch *w);
+void xs_watch_test_event(struct xs_watch *w, const char *path);
+void xs_watch_test_remove(struct xs_watch *w);
 
 #endif
