@@ -259,8 +259,8 @@ BEGIN {
     if ($1 == "lock") {
         rate[run, $2] = $4; worst[run, $2] = $5
         polls[run, $2] = $6; kicks[run, $2] = $7; acqs[run, $2] = $8
-        hcs[run, $2] = $9; win[run, $2] = $11; rs_run[run, $2] = $12
-        rs_wait[run, $2] = $13
+        hcs[run, $2] = $9; lost[run, $2] = $11; win[run, $2] = $12
+        rs_run[run, $2] = $13; rs_wait[run, $2] = $14
     } else if ($1 == "pair") {
         pair[run, $2] = $3; pairs[++npairs] = run SUBSEP $2
     } else if ($1 == "ranked") {
@@ -288,10 +288,11 @@ END {
     printf "second; worst wait: longest of the timed acquisitions (1 in 16 per\n"
     printf "vCPU); polls, kicks: SCHEDOP_poll calls and kicks sent per acquisition;\n"
     printf "hc: hypercalls the lock made per acquisition (an unlock sends its kicks\n"
-    printf "in one multicall)\n"
-    printf "%5s %10s %11s %7s %14s %16s %9s %9s %6s\n", "vCPUs", "pv acq/s",
+    printf "in one multicall); lost: kicks that never came (a poll timed out on\n"
+    printf "a lock already the waiter\047s; want 0)\n"
+    printf "%5s %10s %11s %7s %14s %16s %9s %9s %6s %5s\n", "vCPUs", "pv acq/s",
         "plain acq/s", "ratio", "pv worst wait", "plain worst wait",
-        "polls/acq", "kicks/acq", "hc/acq"
+        "polls/acq", "kicks/acq", "hc/acq", "lost"
     n = split("2 4 8 16 32 64", runs, " ")
     for (i = 1; i <= n; i++) {
         r = runs[i]
@@ -302,10 +303,10 @@ END {
             continue
         }
         ratio[r] = pl > 0 ? sprintf("%.2f", pv / pl) : (pv > 0 ? "inf" : "-")
-        printf "%5s %10s %11s %6sx %14s %16s %9s %9s %6s\n", r, num(pv),
+        printf "%5s %10s %11s %6sx %14s %16s %9s %9s %6s %5s\n", r, num(pv),
             num(pl), ratio[r], ms(worst[r, "pv"]), ms(worst[r, "plain"]),
             per(polls[r, "pv"], acqs[r, "pv"]), per(kicks[r, "pv"], acqs[r, "pv"]),
-            per(hcs[r, "pv"], acqs[r, "pv"])
+            per(hcs[r, "pv"], acqs[r, "pv"]), num(lost[r, "pv"])
     }
     if (ratio[8] == "" || ratio[8] == "-")
         v = "not measured"

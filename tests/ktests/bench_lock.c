@@ -8,7 +8,7 @@
  * skip lines:
  *
  *   bench: lock | MODE | VCPUS | ACQ_PER_S | WORST_NS | POLLS | KICKS | ACQS
- *               | HYPERCALLS | SKIPPED | WINDOW_NS | RUNNING_NS
+ *               | HYPERCALLS | SKIPPED | LOST | WINDOW_NS | RUNNING_NS
  *               | RUNNABLE_NS | BLOCKED_NS
  *   bench: pair | LABEL | NS | PAIRS
  *   bench: ranked | STATE | NS | PAIRS
@@ -20,7 +20,9 @@
  * SCHEDOP_poll calls and kicks (sends to a kicker) over the ACQS
  * acquisitions of the window; HYPERCALLS all the lock's hypercalls (an
  * unlock sends its kicks in one multicall); SKIPPED kicks not sent, the
- * kicker still pending from an earlier one.  WORST_NS "-": no wait was timed.
+ * kicker still pending from an earlier one; LOST kicks that never came (a
+ * poll timed out on a lock already the waiter's, lock/pvlock.c: want 0).
+ * WORST_NS "-": no wait was timed.
  * RUNNING_NS .. BLOCKED_NS: the vCPUs' runstate times over the WINDOW_NS
  * window, summed ("-" without runstate areas): running / window is how
  * many pCPUs the lock's users kept busy, runnable / window how many vCPUs
@@ -166,9 +168,9 @@ static bool handoff(bool pv)
                  (unsigned long)c.rs_window[RUNSTATE_blocked]);
     hc = lock_hypercalls() - h0;
     test_diag("bench: lock | %s | %u | %lu | %s | %lu | %lu | %lu | %lu | %lu "
-              "| %lu | %s", mode, c.nr_cpus, (unsigned long)rate, worst,
+              "| %lu | %lu | %s", mode, c.nr_cpus, (unsigned long)rate, worst,
               c.polls, c.kicks, c.counter, (unsigned long)hc, c.kicks_skipped,
-              (unsigned long)c.window_ns, rs);
+              c.lost_kicks, (unsigned long)c.window_ns, rs);
     test_diag("lock hand-off, %s: %lu acquisitions in %lu ms (per vCPU "
               "%u..%u), %lu waits timed, mean %lu ns; %lu sched_op + "
               "event_channel_op + multicall", mode, c.counter,
