@@ -26,6 +26,20 @@ struct smp_call {
     bool heap;                  /* no waiter: the runner frees it */
 };
 
+/*
+ * The IPI for what was just queued, sent under the target's call_lock.
+ * After the unlock the target may run the entry, take a down request
+ * (its queues empty, so smp_calls_close succeeds), park, and have DEAD
+ * clear its call port: a send then would find no port and panic.  While
+ * we hold the lock with our entry queued, it cannot close its queues, so
+ * the port is still published.  The send takes no lock: call_lock stays
+ * a leaf.
+ */
+static void kick_queued(unsigned int cpu)
+{
+    ipi_send(cpu, IPI_CALL);
+}
+
 /* -EINVAL if cpu went down after the caller saw it online: the call
  * would never run, and a waiter would wait for ever. */
 static int push_call(unsigned int cpu, struct smp_call *c)
@@ -42,8 +56,8 @@ static int push_call(unsigned int cpu, struct smp_call *c)
         pp = &(*pp)->next;
     c->next = NULL;
     *pp = c;
+    kick_queued(cpu);
     spin_unlock_irqrestore(&pc->call_lock, f);
-    ipi_send(cpu, IPI_CALL);
     return 0;
 }
 
@@ -151,8 +165,8 @@ int smp_work_queue(unsigned int cpu, struct cpu_work *w, smp_fn_t fn,
     for (pp = &pc->work; *pp; pp = &(*pp)->next)
         ;
     *pp = w;
+    kick_queued(cpu);
     spin_unlock_irqrestore(&pc->call_lock, f);
-    ipi_send(cpu, IPI_CALL);
     return 0;
 }
 
