@@ -323,9 +323,16 @@ maxvcpus_128_once() {
     verdict=$(guest_ktap_verdict "$name" "$domid")
     guest_report "$name" "$domid"
     say "--- outcome"
+    say "cross-check: KTAP verdict ${verdict% *} (from the ${verdict#* }" \
+        "output)"
     if [ -z "$reason" ]; then
-        say "fail: no shutdown reason (KTAP verdict $verdict)"
+        say "fail: no shutdown reason"
         return 1
     fi
-    judge_reason "$reason" "$verdict"
+    # The guest must have seen all 128 (a 64-bit vCPU set stopped at 63).
+    if ! guest_output "$name" "$domid" | grep -q '128 vCPUs (2 online)'; then
+        say "fail: the guest did not report 128 vCPUs with 2 online"
+        return 1
+    fi
+    judge_reason "$reason" "${verdict% *}"
 }
