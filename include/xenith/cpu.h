@@ -39,6 +39,12 @@ int cpu_up(unsigned int cpu);
  * thread context on another vCPU.  0 or -errno. */
 int cpu_down(unsigned int cpu);
 int cpu_online_again(unsigned int cpu);
+/* Pins for self-test cases: cpu_pin (false unless cpu is online) keeps
+ * the toolstack's cpu_toolstack_set off cpu (-XEN_EBUSY) until
+ * cpu_unpin_all; the case itself may still take it down and up. */
+bool cpu_pin(unsigned int cpu);
+void cpu_unpin_all(void);
+int cpu_toolstack_set(unsigned int cpu, bool up);
 /* The dying vCPU's part, from its idle loop. */
 void cpu_die_self(void);
 extern struct mutex hotplug_lock;

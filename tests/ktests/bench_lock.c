@@ -312,7 +312,7 @@ static bool park_others(struct park *p)
     for_each_online_cpu(cpu) {
         if (cpu == me)
             continue;
-        if (smp_work_queue(cpu, &p->w[cpu], park_body, p) == 0)
+        if (test_work_queue(cpu, &p->w[cpu], park_body, p) == 0)
             asked++;
         else
             p->w[cpu].done = 1;
