@@ -93,7 +93,7 @@ struct inject_point *inject_find(const char *name)
  * there) or a vCPU held (spinning for up to HOLD_BOUND_NS inside a path
  * whose data may be the case's frame).  Disarm every point, release every
  * held vCPU, and wait (bounded) until none is held.  Returns how many
- * points were armed or held; false in *stuck if one is still held.
+ * points were armed or held; *stuck is set if one is still held.
  */
 unsigned int inject_reset_all(uint64_t timeout_ns, bool *stuck)
 {

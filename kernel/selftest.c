@@ -417,7 +417,7 @@ static __noreturn void cleanup_stuck(const char *what, unsigned int cpu)
  * would write there once another function owns that memory. */
 static void reclaim_irqs(void)
 {
-    uintptr_t lo = percpu_area[0].stacks[STACK_KERNEL].bottom;
+    uintptr_t lo = this_cpu()->stacks[STACK_KERNEL].bottom;
 
     for (int irq = 0; irq < NR_IRQS; irq++) {
         struct irq_desc *d = irq_to_desc(irq);
