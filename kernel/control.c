@@ -17,6 +17,7 @@
 #include <xenith/smp.h>
 #include <xenith/string.h>
 #include <xenith/xenstore.h>
+#include <xen/errno.h>
 #include <xen/sched.h>
 
 static int shutdown_asked = -1;         /* atomic: SHUTDOWN_*, -1 none */
@@ -82,8 +83,15 @@ bool control_vcpu_wanted(unsigned int cpu)
 
 static void apply(unsigned int cpu, bool up)
 {
-    int rc = up ? cpu_online_again(cpu) : cpu_down(cpu);
+    int rc = cpu_toolstack_set(cpu, up);
 
+    if (rc == -XEN_EBUSY) {
+        /* A self-test case uses it (cpu_pin); the runner asks again
+         * when the case ends (control_vcpus_recheck). */
+        pr_info("hotplug: vCPU%u %s (toolstack) waits for the running "
+                "self-test\n", cpu, up ? "online" : "offline");
+        return;
+    }
     if (rc) {
         pr_warn("control: vCPU%u %s (toolstack): %d\n", cpu,
                 up ? "online" : "offline", rc);
@@ -113,6 +121,14 @@ static void cpus_changed(struct xs_watch *w, const char *path)
     }
     if (self)
         xs_watch_defer(w, me);
+}
+
+static struct xs_watch cpu_watch;
+
+void control_vcpus_recheck(void)
+{
+    if (xenstore_available())
+        cpus_changed(&cpu_watch, "cpu");
 }
 
 static struct xs_watch shutdown_watch = {

@@ -110,7 +110,64 @@ static int stop_vcpu(unsigned int cpu)
     return 0;
 }
 
+/*
+ * vCPUs a self-test case uses (test_pick_cpus, kernel/selftest.c): the
+ * toolstack's requests for them (cpu_toolstack_set) are refused until
+ * the case ends, so a case never finds the vCPU it picked gone, or back
+ * when it took it down itself.  Written and read under hotplug_lock:
+ * a request either ran before the pin (the pin then sees the vCPU
+ * offline and picks another) or sees the pin.
+ */
+static struct cpumask pinned;
+
+static int do_cpu_down(unsigned int cpu);
+
+bool cpu_pin(unsigned int cpu)
+{
+    bool ok;
+
+    mutex_lock(&hotplug_lock);
+    ok = cpu < MAX_VCPUS && cpu_state(cpu) == CPU_ONLINE;
+    if (ok)
+        cpumask_set(&pinned, cpu);
+    mutex_unlock(&hotplug_lock);
+    return ok;
+}
+
+void cpu_unpin_all(void)
+{
+    mutex_lock(&hotplug_lock);
+    pinned = (struct cpumask){ { 0 } };
+    mutex_unlock(&hotplug_lock);
+}
+
+int cpu_toolstack_set(unsigned int cpu, bool up)
+{
+    int rc;
+
+    if (cpu == 0 || cpu >= smp_domain_vcpus())
+        return -XEN_EINVAL;
+    mutex_lock(&hotplug_lock);
+    if (cpumask_test(&pinned, cpu))
+        rc = -XEN_EBUSY;
+    else
+        rc = up ? cpu_up(cpu) : do_cpu_down(cpu);
+    mutex_unlock(&hotplug_lock);
+    return rc;
+}
+
 int cpu_down(unsigned int cpu)
+{
+    int rc;
+
+    mutex_lock(&hotplug_lock);
+    rc = do_cpu_down(cpu);
+    mutex_unlock(&hotplug_lock);
+    return rc;
+}
+
+/* hotplug_lock held. */
+static int do_cpu_down(unsigned int cpu)
 {
     unsigned int moved;
     int rc;
@@ -119,11 +176,8 @@ int cpu_down(unsigned int cpu)
         return -XEN_EINVAL;
     if (cpu == smp_processor_id())
         return -XEN_EBUSY;              /* a controller must stay up */
-    mutex_lock(&hotplug_lock);
-    if (cpu_state(cpu) != CPU_ONLINE) {
-        mutex_unlock(&hotplug_lock);
+    if (cpu_state(cpu) != CPU_ONLINE)
         return -XEN_EINVAL;
-    }
     cpu_set_state(cpu, CPU_DYING);
 
     mutex_lock(&irq_alloc_lock);
@@ -135,7 +189,6 @@ int cpu_down(unsigned int cpu)
     if (rc) {
         pr_err("hotplug: vCPU%u did not go down: %d\n", cpu, rc);
         cpu_set_state(cpu, CPU_ONLINE);  /* its irqs stay on vCPU0 */
-        mutex_unlock(&hotplug_lock);
         return rc;
     }
     cpu_set_state(cpu, CPU_DEAD);
@@ -143,7 +196,6 @@ int cpu_down(unsigned int cpu)
     __atomic_store_n(&percpu_area[cpu].die_request, DIE_NONE,
                      __ATOMIC_RELEASE);
     cpu_set_state(cpu, CPU_OFFLINE);
-    mutex_unlock(&hotplug_lock);
     pr_debug("hotplug: vCPU%u offline, %u irqs moved to vCPU0\n", cpu, moved);
     return 0;
 }

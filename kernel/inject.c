@@ -86,3 +86,37 @@ struct inject_point *inject_find(const char *name)
             return ip;
     return NULL;
 }
+
+/*
+ * The self-test runner, after each case: a case that returned early may
+ * have left a point armed (a later path, in another case, would stop
+ * there) or a vCPU held (spinning for up to HOLD_BOUND_NS inside a path
+ * whose data may be the case's frame).  Disarm every point, release every
+ * held vCPU, and wait (bounded) until none is held.  Returns how many
+ * points were armed or held; *stuck is set if one is still held.
+ */
+unsigned int inject_reset_all(uint64_t timeout_ns, bool *stuck)
+{
+    unsigned int n = 0;
+    uint64_t until = time_now_ns() + timeout_ns;
+
+    *stuck = false;
+    for (struct inject_point *ip = __inject_points_start;
+         ip < __inject_points_end; ip++) {
+        bool armed = __atomic_exchange_n(&ip->armed, 0, __ATOMIC_ACQ_REL);
+
+        if (armed || __atomic_load_n(&ip->held, __ATOMIC_ACQUIRE))
+            n++;
+        __atomic_store_n(&ip->release, 1, __ATOMIC_RELEASE);
+    }
+    for (struct inject_point *ip = __inject_points_start;
+         ip < __inject_points_end; ip++)
+        while (__atomic_load_n(&ip->held, __ATOMIC_ACQUIRE)) {
+            if (time_now_ns() > until) {
+                *stuck = true;
+                break;
+            }
+            cpu_relax();
+        }
+    return n;
+}

@@ -34,6 +34,11 @@
 #include <xenith/string.h>
 #include <xenith/time.h>
 #include <xenith/x86.h>
+#include <xenith/cpu.h>
+#include <xenith/inject.h>
+#include <xenith/ksyms.h>
+#include <xenith/percpu.h>
+#include <xen/errno.h>
 
 extern const struct selftest __selftests_start[], __selftests_end[];
 
@@ -50,6 +55,7 @@ static struct {
     bool stopped_by_toolstack;          /* control/shutdown: no more tests */
     bool current_may_change_vcpus;      /* the case's vcpus_may_change */
     char skip_reason[96];
+    uintptr_t case_frame;               /* the case's frames lie below */
     unsigned int suite_no;              /* KTAP number of the suite */
     unsigned int passed, failed_count, skipped;
 } run;
@@ -297,6 +303,206 @@ static enum test_result check_leaks(const struct resources *before)
     return TEST_PASS;
 }
 
+/*
+ * The per-case cleanup list (selftest.h says what runs, in which order).
+ * Work and calls are recorded by (vCPU, fn, arg), never by a record in
+ * the case's memory: smp_retire finds them in the vCPU's queues or
+ * running there, so a record in a helper's frame that is long gone
+ * cannot mislead it.
+ */
+#define MAX_ACTIONS     256
+#define CLEANUP_BOUND_NS test_bound_ns(5 * NSEC_PER_SEC)
+
+enum action_kind { ACT_DEFER, ACT_RETIRE };
+
+static struct action {
+    enum action_kind kind;
+    void (*fn)(void *arg);
+    void *arg;
+    unsigned int cpu;           /* ACT_RETIRE: where it was queued */
+} actions[MAX_ACTIONS];
+static unsigned int nr_actions;
+static struct cpumask picked;   /* pinned for this case (cpu_pin) */
+
+/* Its own stack: the case's frame stays as it was while the list runs. */
+static uint8_t cleanup_stack[16384] __aligned(16);
+
+bool selftest_stack_contains(uintptr_t lo, uintptr_t hi)
+{
+    return lo >= (uintptr_t)cleanup_stack &&
+           hi <= (uintptr_t)cleanup_stack + sizeof(cleanup_stack);
+}
+
+static bool add_action(enum action_kind kind, void (*fn)(void *), void *arg,
+                       unsigned int cpu)
+{
+    for (unsigned int i = 0; kind == ACT_RETIRE && i < nr_actions; i++)
+        if (actions[i].kind == ACT_RETIRE && actions[i].cpu == cpu &&
+            actions[i].fn == fn && actions[i].arg == arg)
+            return true;                /* one retire covers them all */
+    if (nr_actions == MAX_ACTIONS) {
+        test_fail_at(__FILE__, __LINE__, "cleanup list full");
+        return false;
+    }
+    actions[nr_actions++] = (struct action){ kind, fn, arg, cpu };
+    return true;
+}
+
+void test_defer(void (*fn)(void *arg), void *arg)
+{
+    if (!add_action(ACT_DEFER, fn, arg, 0))
+        fn(arg);                        /* cannot defer it: do it now */
+}
+
+int test_work_queue(unsigned int cpu, struct cpu_work *w,
+                    void (*fn)(void *arg), void *arg)
+{
+    if (!add_action(ACT_RETIRE, fn, arg, cpu))
+        return -XEN_ENOSPC;
+    return smp_work_queue(cpu, w, fn, arg);
+}
+
+int test_call_async(unsigned int cpu, void (*fn)(void *arg), void *arg)
+{
+    if (!add_action(ACT_RETIRE, fn, arg, cpu))
+        return -XEN_ENOSPC;
+    return smp_call_on(cpu, fn, arg, false);
+}
+
+bool test_pick_cpus(unsigned int n, unsigned int *out)
+{
+    unsigned int got = 0, me = smp_processor_id();
+
+    for (unsigned int cpu = 1; cpu < smp_domain_vcpus() && got < n &&
+         got < TEST_MAX_PICK; cpu++) {
+        if (cpu == me || cpumask_test(&picked, cpu) || !cpu_pin(cpu))
+            continue;
+        cpumask_set(&picked, cpu);
+        out[got++] = cpu;
+    }
+    if (got == n)
+        return true;
+    snprintf(run.skip_reason, sizeof(run.skip_reason),
+             "needs %u vCPUs online besides vCPU%u, has %u", n, me, got);
+    return false;
+}
+
+static const char *sym(void *fn)
+{
+    uint64_t off;
+    const char *name = ksym_lookup((uint64_t)(uintptr_t)fn, &off);
+
+    return name ? name : "?";
+}
+
+/* Work, a call or a held vCPU the runner could not retire: the case's
+ * frame may still be written to, so nothing may run on that memory any
+ * more.  End the run from here, the cleanup stack. */
+static __noreturn void cleanup_stuck(const char *what, unsigned int cpu)
+{
+    const struct selftest *t = run.current;
+
+    __atomic_store_n(&run.test, NULL, __ATOMIC_RELEASE);  /* no watchdog */
+    ktap("    # cleanup: %s on vCPU%u after %lu ms; the run ends here\n",
+         what, cpu, (unsigned long)(CLEANUP_BOUND_NS / NSEC_PER_MSEC));
+    hang_report();
+    ktap("    not ok %u %s # cleanup stuck\n", run.case_no, t->name);
+    ktap("not ok %u %s # run aborted: cleanup stuck\n", run.suite_no + 1,
+         t->suite);
+    run.failed_count++;
+    verdict_exit(finish());
+}
+
+/* irqs whose handler data is in the dead frames of the case: an event
+ * would write there once another function owns that memory. */
+static void reclaim_irqs(void)
+{
+    uintptr_t lo = this_cpu()->stacks[STACK_KERNEL].bottom;
+
+    for (int irq = 0; irq < NR_IRQS; irq++) {
+        struct irq_desc *d = irq_to_desc(irq);
+        uintptr_t data;
+
+        if (!d || !d->handler)
+            continue;
+        data = (uintptr_t)d->handler_data;
+        if (data < lo || data >= run.case_frame)
+            continue;
+        test_diag("cleanup: irq %d (%s) still bound, its data on the case's "
+                  "stack: unbound", irq, d->name ? d->name : "?");
+        run.failed = true;
+        unbind(irq);
+    }
+}
+
+static void run_cleanup(void)
+{
+    bool stuck;
+    unsigned int n = inject_reset_all(CLEANUP_BOUND_NS, &stuck);
+
+    if (n)
+        test_diag("cleanup: %u injection point%s left armed or holding a "
+                  "vCPU: disarmed and released", n, n == 1 ? "" : "s");
+    if (stuck)
+        cleanup_stuck("a vCPU still held at an injection point", 0);
+    while (nr_actions) {
+        struct action *a = &actions[--nr_actions];
+        int rc;
+
+        if (a->kind == ACT_DEFER) {
+            a->fn(a->arg);
+            continue;
+        }
+        rc = smp_retire(a->cpu, a->fn, a->arg, CLEANUP_BOUND_NS);
+        if (rc < 0)
+            cleanup_stuck(sym(a->fn), a->cpu);
+        if (rc > 0) {
+            /* Queued by the case and never run: it did not wait. */
+            test_diag("cleanup: took back %d %s(%p) queued to vCPU%u, never "
+                      "run", rc, sym(a->fn), a->arg, a->cpu);
+            run.failed = true;
+        }
+    }
+    for (unsigned int cpu = 1; cpu < MAX_VCPUS; cpu++) {
+        if (!cpumask_test(&picked, cpu) || cpu_online(cpu))
+            continue;
+        test_diag("cleanup: vCPU%u, picked by the case, left %s: brought "
+                  "back", cpu, cpu_state_name(cpu_state(cpu)));
+        run.failed = true;
+        if (cpu_online_again(cpu))
+            test_diag("cleanup: vCPU%u did not come back", cpu);
+    }
+    if (!cpumask_empty(&picked)) {
+        cpu_unpin_all();
+        picked = (struct cpumask){ { 0 } };
+        control_vcpus_recheck();        /* what the toolstack asked meanwhile */
+    }
+    reclaim_irqs();
+}
+
+static void call_on_cleanup_stack(void (*fn)(void))
+{
+    uintptr_t top = (uintptr_t)cleanup_stack + sizeof(cleanup_stack);
+
+    /* rbx keeps the old stack pointer (callee-saved); the rest of the
+     * caller-saved registers are fn's to clobber. */
+    __asm__ __volatile__("mov %%rsp, %%rbx\n\t"
+                         "mov %[top], %%rsp\n\t"
+                         "call *%[fn]\n\t"
+                         "mov %%rbx, %%rsp"
+                         : [top] "+r"(top), [fn] "+r"(fn)
+                         :
+                         : "rbx", "rax", "rcx", "rdx", "rsi", "rdi", "r8",
+                           "r9", "r10", "r11", "memory", "cc");
+}
+
+/* Not inlined: its frame address bounds the case's frames from above. */
+static __noinline enum test_result call_case(const struct selftest *t)
+{
+    run.case_frame = (uintptr_t)__builtin_frame_address(0);
+    return t->fn();
+}
+
 static enum test_result run_case(const struct selftest *t)
 {
     struct resources before;
@@ -321,7 +527,13 @@ static enum test_result run_case(const struct selftest *t)
         run.current = t;
         run.current_may_change_vcpus = t->vcpus_may_change;
         arm_watchdog(t);
-        res = t->fn();
+        nr_actions = 0;
+        res = call_case(t);
+        /* The cleanup's waits are bounded by CLEANUP_BOUND_NS each: give
+         * it that much beyond a short case bound. */
+        __atomic_store_n(&run.deadline, time_now_ns() + 4 * CLEANUP_BOUND_NS,
+                         __ATOMIC_RELEASE);
+        call_on_cleanup_stack(run_cleanup);
         disarm_watchdog();
         run.current = NULL;
         if (run.failed)

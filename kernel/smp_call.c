@@ -61,26 +61,44 @@ static int push_call(unsigned int cpu, struct smp_call *c)
     return 0;
 }
 
+/* Calls leave the list one at a time, each marked running as it leaves
+ * (smp_retire must find it queued or running).  A call that waits for a
+ * call of its own with interrupts off serves ours meanwhile (wait_call):
+ * this nests, and the outer mark comes back when the inner batch ends. */
 void smp_call_interrupt(void)
 {
     struct percpu *pc = this_cpu();
-    struct smp_call *c;
+    smp_fn_t outer_fn;
+    void *outer_arg;
     unsigned long f = spin_lock_irqsave(&pc->call_lock);
 
-    c = pc->calls;
-    pc->calls = NULL;
-    spin_unlock_irqrestore(&pc->call_lock, f);
-    while (c) {
-        struct smp_call *next = c->next;
-        bool heap = c->heap;
+    outer_fn = pc->call_running_fn;
+    outer_arg = pc->call_running_arg;
+    for (;;) {
+        struct smp_call *c = pc->calls;
+        smp_fn_t fn;
+        void *arg;
+        bool heap;
 
-        c->fn(c->arg);
+        if (!c)
+            break;
+        pc->calls = c->next;
+        fn = c->fn;
+        arg = c->arg;
+        heap = c->heap;
+        pc->call_running_fn = fn;
+        pc->call_running_arg = arg;
+        spin_unlock_irqrestore(&pc->call_lock, f);
+        fn(arg);
         if (heap)
             kfree(c);
         else
             __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
-        c = next;
+        f = spin_lock_irqsave(&pc->call_lock);
     }
+    pc->call_running_fn = outer_fn;
+    pc->call_running_arg = outer_arg;
+    spin_unlock_irqrestore(&pc->call_lock, f);
 }
 
 /* Wait for a call we queued.  With interrupts off here, the target may be
@@ -211,7 +229,8 @@ void smp_calls_open(void)
     spin_unlock_irqrestore(&pc->call_lock, f);
 }
 
-/* Run queued work, interrupts on.  Called by the idle loop. */
+/* Run queued work, interrupts on.  Called by the idle loop.  Each item
+ * is marked running as it leaves the list, under the lock (smp_retire). */
 void idle_run_work(void)
 {
     struct percpu *pc = this_cpu();
@@ -222,11 +241,77 @@ void idle_run_work(void)
 
         if (w)
             pc->work = w->next;
+        pc->work_running_fn = w ? w->fn : NULL;
+        pc->work_running_arg = w ? w->arg : NULL;
         spin_unlock_irqrestore(&pc->call_lock, f);
         if (!w)
             return;
         w->fn(w->arg);
         __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+    }
+}
+
+/*
+ * Take back calls (the no-wait kind) and work queued to cpu as fn(arg)
+ * that have not started, and wait for one that has.  For the self-test
+ * runner: a case that returned early (a failed REQUIRE) may have left
+ * them behind, pointing into its frame; they must neither run later on
+ * memory that is another function's by then, nor still be running when
+ * that memory is reused.  Calls queued with wait are left alone: their
+ * owner is waiting for them.  Returns how many were taken back, or
+ * -XEN_ETIMEDOUT if one is still running after timeout_ns.
+ */
+int smp_retire(unsigned int cpu, smp_fn_t fn, void *arg, uint64_t timeout_ns)
+{
+    struct percpu *pc;
+    uint64_t until = time_now_ns() + timeout_ns;
+    int taken = 0;
+    struct smp_call **cp, *freed = NULL;
+    struct cpu_work **wp;
+    unsigned long f;
+
+    if (cpu >= MAX_VCPUS)
+        return 0;
+    pc = &percpu_area[cpu];
+    f = spin_lock_irqsave(&pc->call_lock);
+    for (cp = &pc->calls; *cp;) {
+        struct smp_call *c = *cp;
+
+        if (c->heap && c->fn == fn && c->arg == arg) {
+            *cp = c->next;
+            c->next = freed;
+            freed = c;
+            taken++;
+        } else {
+            cp = &c->next;
+        }
+    }
+    for (wp = &pc->work; *wp;) {
+        if ((*wp)->fn == fn && (*wp)->arg == arg) {
+            *wp = (*wp)->next;
+            taken++;
+        } else {
+            wp = &(*wp)->next;
+        }
+    }
+    spin_unlock_irqrestore(&pc->call_lock, f);
+    while (freed) {                     /* kfree outside the leaf lock */
+        struct smp_call *next = freed->next;
+        kfree(freed);
+        freed = next;
+    }
+    for (;;) {
+        bool running;
+
+        f = spin_lock_irqsave(&pc->call_lock);
+        running = (pc->call_running_fn == fn && pc->call_running_arg == arg) ||
+                  (pc->work_running_fn == fn && pc->work_running_arg == arg);
+        spin_unlock_irqrestore(&pc->call_lock, f);
+        if (!running)
+            return taken;
+        if (time_now_ns() > until)
+            return -XEN_ETIMEDOUT;
+        cpu_relax();
     }
 }
 

@@ -65,11 +65,25 @@ check "selftest=regress.* iterations=200, 4 vCPUs" \
 # at boot, through the same path, with a vCPU then brought back by a test.
 check "selftest=hotplug.stress, 4 vCPUs on 2 pCPUs" --name "v4-hotplug_stress" \
     --vcpus 4 --smp 2 --timeout 300 --cmdline "selftest=hotplug.stress" \
-    --expect PASS --grep "1000 cycles of vCPU3 .* 0 lost"
+    --expect PASS --grep "1000 cycles of vCPU[0-9]+ .* 0 lost"
 check "offline=3: vCPU3 starts offline, the suites still pass" \
     --name "v4-offline_3" --vcpus 4 --smp 2 --timeout 120 \
     --cmdline "offline=3 selftest=smp,hotplug.*,spinlock" --expect PASS \
     --grep "hotplug: vCPU3 offline \(offline=\)"
+
+# a~) vCPUs missing from the middle (offline=2,5 leaves 0 1 3 4 6 7, as
+# xl vcpu-set or a domU's maxvcpus would): every case picks the vCPUs it
+# uses at run time (test_pick_cpus), none names a number but 0.  Default
+# and debug builds, 8 vCPUs on 2 pCPUs.
+check "offline=2,5, selftest=all, 8 vCPUs on 2 pCPUs" \
+    --name "v8-offline_2_5-selftest_all" --vcpus 8 --smp 2 --timeout 600 \
+    --cmdline "selftest=all offline=2,5" --expect PASS \
+    --grep "8 vCPUs \(6 online\)"
+check "CONFIG=debug, offline=2,5, selftest=all, 8 vCPUs on 2 pCPUs" \
+    --name "debug-v8-offline_2_5-selftest_all" --elf "$DEBUG_ELF" \
+    --vcpus 8 --smp 2 --timeout 900 \
+    --cmdline "selftest=all offline=2,5" --expect PASS \
+    --grep "8 vCPUs \(6 online\)"
 
 # a+) the fallback upcall (HVM_PARAM_CALLBACK_IRQ, no LAPIC EOI), forced:
 # Xen here always offers the per-vCPU vector, so nothing else runs it.
@@ -152,6 +166,24 @@ check "faildemo.hangs_irqs_off with 1 vCPU is ended by the runner's wall bound" 
     --name "failtest-v1-faildemo_hangs_irqs_off" --elf "$FAILTEST_ELF" \
     --cmdline "selftest=faildemo.hangs_irqs_off" --timeout 8 --expect TIMEOUT \
     --grep "# Subtest: faildemo"
+
+# d+) a failed REQUIRE leaves the kernel sound: each cleanup_* case that
+# fails returns with work and a call queued to another vCPU, or with a
+# vCPU held at an injection point and irqs bound whose handler data is
+# in its frame; the runner's cleanup takes them back (kernel/selftest.c),
+# and the case after each must run and pass.
+check "faildemo.cleanup_*: a failed REQUIRE is cleaned up, the next case passes" \
+    --name "failtest-v4-faildemo_cleanup" --elf "$FAILTEST_ELF" \
+    --vcpus 4 --smp 2 --timeout 60 \
+    --cmdline "selftest=faildemo.cleanup_*" --expect FAIL \
+    --grep "cleanup: took back 1 scribble\(0x[0-9a-f]+\) queued to vCPU[0-9]+, never run" \
+    --grep "^    not ok 1 cleanup_work_and_call$" \
+    --grep "^    ok 2 cleanup_after_work$" \
+    --grep "cleanup: 1 injection point left armed or holding a vCPU" \
+    --grep "cleanup: irq [0-9]+ \(lo-a\) still bound, its data on the case's stack: unbound" \
+    --grep "^    not ok 3 cleanup_point_held$" \
+    --grep "^    ok 4 cleanup_after_point$" \
+    --grep "^2 passed, 2 failed, 0 skipped$"
 
 # d') a CPU exception: registers, a symbolised call trace, the panic verdict.
 check "faildemo.panics prints a symbolised backtrace" \

@@ -17,5 +17,7 @@ void control_shutdown_forget(void);
 bool control_vcpu_wanted(unsigned int cpu);
 /* vCPUs taken down or brought up at the toolstack's request so far. */
 unsigned int control_vcpu_changes(void);
+/* Apply cpu/N/availability again (a request a self-test's pin put off). */
+void control_vcpus_recheck(void);
 
 #endif

@@ -46,6 +46,12 @@ int cpu_online_again(unsigned int cpu);
 /* percpu_area[cpu].die_request (atomic): the controller posts REQUESTED
  * and may withdraw it (back to NONE) until the vCPU takes it (TAKEN). */
 enum { DIE_NONE, DIE_REQUESTED, DIE_TAKEN };
+/* Pins for self-test cases: cpu_pin (false unless cpu is online) keeps
+ * the toolstack's cpu_toolstack_set off cpu (-XEN_EBUSY) until
+ * cpu_unpin_all; the case itself may still take it down and up. */
+bool cpu_pin(unsigned int cpu);
+void cpu_unpin_all(void);
+int cpu_toolstack_set(unsigned int cpu, bool up);
 /* The dying vCPU's part, from its idle loop. */
 void cpu_die_self(void);
 /* How long cpu_up waits for a started vCPU to come online, and cpu_down

@@ -62,6 +62,9 @@ void inject_disarm(struct inject_point *ip);
 /* Wait (bounded) until a vCPU is held at ip; true if one is. */
 bool inject_wait_held(struct inject_point *ip, uint64_t timeout_ns);
 void inject_release(struct inject_point *ip);
+/* Disarm every point and release every held vCPU (the self-test
+ * runner's cleanup after a case); kernel/inject.c says more. */
+unsigned int inject_reset_all(uint64_t timeout_ns, bool *stuck);
 /* Look a point up by name (command line, tests). */
 struct inject_point *inject_find(const char *name);
 

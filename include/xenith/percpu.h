@@ -47,6 +47,7 @@ enum ipi {
 
 struct smp_call;
 struct cpu_work;
+typedef void (*smp_fn_t)(void *arg);
 struct timer;
 
 #define LOCKORDER_MAX_HELD 16
@@ -118,6 +119,11 @@ struct percpu {
      * cleared by it on its way up again: nothing queued is left behind
      * on a parked vCPU (smp_calls_close). */
     bool calls_closed;
+    /* What runs here now (fn, arg; NULL = nothing), set as it leaves a
+     * list and cleared as it returns, both under call_lock: smp_retire
+     * sees a call or work either queued or running, never in between. */
+    smp_fn_t call_running_fn, work_running_fn;
+    void *call_running_arg, *work_running_arg;
 
     /* kernel/timer.c.  timer_lock: leaf, irqs off; protects timers. */
     spinlock_t timer_lock;

@@ -69,6 +69,45 @@ void test_set_skip_reason(const char *reason);
 /* The verdict of a test that used CHECK(). */
 #define TEST_RESULT() (test_failed() ? TEST_FAIL : TEST_PASS)
 
+/*
+ * vCPUs by role.  A case never names a vCPU number but 0 (where the
+ * runner runs it): it asks for the vCPUs it needs,
+ *
+ *     unsigned int cpu[2];
+ *     PICK_CPUS(2, cpu);          // SKIPs, with the reason, if too few
+ *
+ * and gets online vCPUs other than vCPU0 and its own, lowest first
+ * (cpu[0] < cpu[1]: a case whose roles depend on scan order relies on
+ * it).  They are pinned online for the case: the toolstack's requests
+ * for them (xl vcpu-set) wait until it ends (cpu_pin), and one the case
+ * took down and left down is brought back, and fails the case.
+ */
+#define TEST_MAX_PICK 16
+bool test_pick_cpus(unsigned int n, unsigned int *out);
+#define PICK_CPUS(n, out) do { if (!test_pick_cpus((n), (out)))             \
+    return TEST_SKIP; } while (0)
+
+/*
+ * Cleanup that runs however the case returns (REQUIRE, its own bound,
+ * test_abort_run), before anything can reuse its stack: the runner runs
+ * it on a stack of its own, so the case's frame is still intact while
+ * work and calls that point into it are taken back or waited for.  In
+ * this order, after every case:
+ *  1. every injection point is disarmed, every held vCPU released;
+ *  2. the case's list, last added first: test_defer(fn, arg) actions,
+ *     and the work and calls queued with test_work_queue/test_call_async
+ *     (not started: taken back; running: waited for, bounded);
+ *  3. the vCPUs it picked are unpinned (and brought back if left down);
+ *  4. irqs still bound whose handler data lies in the case's dead stack
+ *     are unbound (and fail the case: an event would have written there).
+ * A work or call still running after the bound ends the run there.
+ */
+void test_defer(void (*fn)(void *arg), void *arg);
+struct cpu_work;
+int test_work_queue(unsigned int cpu, struct cpu_work *w,
+                    void (*fn)(void *arg), void *arg);
+int test_call_async(unsigned int cpu, void (*fn)(void *arg), void *arg);
+
 /* Run what boot_options selects; returns the verdict (does not exit). */
 enum verdict { VERDICT_PASS = 0, VERDICT_FAIL = 1, VERDICT_PANIC = 2 };
 enum verdict selftest_run_all(void);
@@ -76,6 +115,8 @@ enum verdict selftest_run_all(void);
 void verdict_exit(enum verdict v) __noreturn;
 /* Watchdog tick (LAPIC timer): fails the running test past its bound. */
 void selftest_watchdog_tick(void);
+/* The runner's cleanup stack, for stack walks (arch/x86/gdt.c). */
+bool selftest_stack_contains(uintptr_t lo, uintptr_t hi);
 /* From panic (console already in emergency mode): report the running
  * case as not ok and print the totals. */
 void selftest_panic_report(void);

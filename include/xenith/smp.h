@@ -62,6 +62,10 @@ int smp_work_queue(unsigned int cpu, struct cpu_work *w, smp_fn_t fn,
  */
 bool smp_calls_close(bool (*take)(void));
 void smp_calls_open(void);
+/* Take back what is queued to cpu as fn(arg), wait for it if running
+ * (the self-test runner's cleanup; kernel/smp_call.c says more).  How
+ * many were taken back, or -XEN_ETIMEDOUT if one still runs. */
+int smp_retire(unsigned int cpu, smp_fn_t fn, void *arg, uint64_t timeout_ns);
 /* true once w ran; false if it has not within timeout_ns. */
 bool smp_work_wait(struct cpu_work *w, uint64_t timeout_ns);
 static inline bool smp_work_done(struct cpu_work *w)

@@ -314,7 +314,7 @@ static bool park_others(struct park *p)
     for_each_online_cpu(cpu) {
         if (cpu == me)
             continue;
-        if (smp_work_queue(cpu, &p->w[cpu], park_body, p) == 0)
+        if (test_work_queue(cpu, &p->w[cpu], park_body, p) == 0)
             asked++;
         else
             p->w[cpu].done = 1;
@@ -336,7 +336,7 @@ static void unpark_others(struct park *p)
     __atomic_store_n(&p->release, 1, __ATOMIC_RELEASE);
     for_each_online_cpu(cpu)
         if (cpu != me)
-            CHECK(smp_work_wait(&p->w[cpu], NSEC_PER_SEC));
+            CHECK(smp_work_wait(&p->w[cpu], test_bound_ns(NSEC_PER_SEC)));
 }
 
 SELFTEST(bench, lock_uncontended, .explicit_only = true, .timeout_ms = 30000)

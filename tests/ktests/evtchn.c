@@ -81,16 +81,18 @@ SELFTEST(evtchn, bind_each_type)
 {
     struct counter virq_c = { 0 }, ipi_c = { 0 }, lo_c = { 0 }, un_c = { 0 };
     struct evt_action a = { .handler = count_handler, .name = "test" };
-    unsigned int last = smp_nr_vcpus() - 1;
+    unsigned int last = 0;              /* another vCPU if there is one */
     struct loopback lo;
     evtchn_port_t port;
     int virq_irq, ipi_irq, un_irq;
 
-    /* VIRQ: a global one (starts on vCPU0, moved to the last vCPU). */
+    if (smp_nr_vcpus() > 1)
+        PICK_CPUS(1, &last);
+    /* VIRQ: a global one (starts on vCPU0, moved to another vCPU). */
     a.data = &virq_c;
     virq_irq = bind_virq(VIRQ_CONSOLE, last, &a);
     REQUIRE(virq_irq > 0);
-    /* IPI: to the last vCPU, and delivered there. */
+    /* IPI: to that vCPU, and delivered there. */
     a.data = &ipi_c;
     ipi_irq = bind_ipi(IPI_TEST, last, &a);
     CHECK(ipi_irq > 0);
@@ -180,10 +182,14 @@ SELFTEST(evtchn, loopback_notify)
         CHECK(evtchn_send(lo.port_a) == 0);     /* a -> b */
         CHECK(wait_hits(&cb, i));
     }
-    /* Across vCPUs: a's events now go to the last vCPU. */
+    /* Across vCPUs: a's events now go to another vCPU. */
     if (smp_nr_vcpus() > 1 && !test_failed()) {
-        unsigned int last = smp_nr_vcpus() - 1;
+        unsigned int last;
 
+        if (!test_pick_cpus(1, &last)) {
+            loopback_close(&lo);
+            return TEST_SKIP;
+        }
         CHECK(irq_set_affinity(lo.irq_a, last) == 0);
         CHECK(evtchn_send(lo.port_b) == 0);
         CHECK(wait_hits(&ca, rounds + 1));
@@ -225,9 +231,11 @@ SELFTEST(evtchn, unbind_drains_handler, .min_vcpus = 2)
     struct counter unused = { 0 };
     struct timer t = { .fn = release_later, .data = &s };
     struct loopback lo;
+    unsigned int cpu;
 
+    PICK_CPUS(1, &cpu);
     REQUIRE(loopback_open(&lo, slow_handler, &s, count_handler, &unused) == 0);
-    REQUIRE(irq_set_affinity(lo.irq_a, 1) == 0);
+    REQUIRE(irq_set_affinity(lo.irq_a, cpu) == 0);
     CHECK(evtchn_send(lo.port_b) == 0);
     CHECK(wait_flag(&s.entered));
     /* Release the handler 100 ms from now, from our own timer; unbind
@@ -261,16 +269,18 @@ SELFTEST(evtchn, row_race, .min_vcpus = 2)
     evtchn_port_t base = (1u << 17) - evtchn_map_row_ports();
     struct row_map first = { base + 5, 4242, -1 }, second = { base + 9, 4343, -1 };
     struct cpu_work w;
+    unsigned int cpu;
 
+    PICK_CPUS(1, &cpu);
     (void)evtchn_map_trim_row(base);
     REQUIRE(evtchn_to_irq(base + 5) == -1);
-    /* vCPU1 allocates the row and is held before installing it... */
+    /* Another vCPU allocates the row and is held before installing it... */
     inject_arm(&inject_map_row_alloc, base / evtchn_map_row_ports());
-    REQUIRE(smp_work_queue(1, &w, map_one, &first) == 0);
+    REQUIRE(test_work_queue(cpu, &w, map_one, &first) == 0);
     if (!inject_wait_held(&inject_map_row_alloc, test_bound_ns(NSEC_PER_SEC))) {
         inject_disarm(&inject_map_row_alloc);
         CHECK(smp_work_wait(&w, test_bound_ns(NSEC_PER_SEC)));
-        test_diag("vCPU1 never reached map.row_alloc");
+        test_diag("vCPU%u never reached map.row_alloc", cpu);
         return TEST_FAIL;
     }
     /* ...while we allocate and install our own row for the same range. */
@@ -292,9 +302,11 @@ SELFTEST(evtchn, remote_unmask, .min_vcpus = 2)
 {
     struct counter ca = { 0 }, cb = { 0 };
     struct loopback lo;
+    unsigned int cpu;
 
+    PICK_CPUS(1, &cpu);
     REQUIRE(loopback_open(&lo, count_handler, &ca, count_handler, &cb) == 0);
-    CHECK(irq_set_affinity(lo.irq_a, 1) == 0);
+    CHECK(irq_set_affinity(lo.irq_a, cpu) == 0);
     disable_irq(lo.irq_a);
     CHECK(evtchn_send(lo.port_b) == 0);
     mdelay(20);
@@ -302,7 +314,7 @@ SELFTEST(evtchn, remote_unmask, .min_vcpus = 2)
     CHECK(__atomic_load_n(&ca.hits, __ATOMIC_ACQUIRE) == 0);
     enable_irq(lo.irq_a);                       /* from vCPU0 */
     CHECK(wait_hits(&ca, 1));
-    CHECK(ca.last_cpu == 1);
+    CHECK(ca.last_cpu == cpu);
     loopback_close(&lo);
     return TEST_RESULT();
 }
@@ -345,30 +357,36 @@ SELFTEST(evtchn, fair_scan, .min_vcpus = 2, .timeout_ms = 20000)
 {
     int opened = 0;
     uint64_t until;
+    unsigned int cpu;
 
+    PICK_CPUS(1, &cpu);
     memset(&storm, 0, sizeof(storm));
     storm.t.fn = storm_timer;
     for (; opened < STORM_PAIRS; opened++) {
         struct loopback *lo = &storm.lo[opened];
         if (loopback_open(lo, storm_handler, lo, storm_handler, lo))
             break;
-        if (irq_set_affinity(lo->irq_a, 1) || irq_set_affinity(lo->irq_b, 1)) {
+        if (irq_set_affinity(lo->irq_a, cpu) ||
+            irq_set_affinity(lo->irq_b, cpu)) {
             loopback_close(lo);
             break;
         }
     }
     CHECK(opened == STORM_PAIRS);
-    /* Start the storm on vCPU1, then its timer. */
+    /* Start the storm on that vCPU, then its timer. */
     for (int i = 0; i < opened; i++)
         CHECK(evtchn_send(storm.lo[i].port_b) == 0);
-    REQUIRE(smp_call_on(1, arm_storm_timer, NULL, true) == 0);
+    if (smp_call_on(cpu, arm_storm_timer, NULL, true)) {
+        __atomic_store_n(&storm.stop, 1, __ATOMIC_RELEASE);
+        test_fail_at(__FILE__, __LINE__, "smp_call_on(cpu, arm_storm_timer)");
+    }
     until = time_now_ns() + 5 * NSEC_PER_SEC;
     while (!__atomic_load_n(&storm.stop, __ATOMIC_ACQUIRE) &&
            time_now_ns() < until)
         cpu_relax();
     if (!storm.stopped_by_timer) {
-        test_diag("vCPU1's timer was not served within 5 s of a storm on "
-                  "%d ports (%lu events)", 2 * opened,
+        test_diag("vCPU%u's timer was not served within 5 s of a storm on "
+                  "%d ports (%lu events)", cpu, 2 * opened,
                   (unsigned long)storm.c.hits);
         __atomic_store_n(&storm.stop, 1, __ATOMIC_RELEASE);
         CHECK(storm.stopped_by_timer);
@@ -383,29 +401,31 @@ SELFTEST(evtchn, fair_scan, .min_vcpus = 2, .timeout_ms = 20000)
     return TEST_RESULT();
 }
 
-/* Scenario 12: an upcall on vCPU1 has looked the irq up when vCPU2
- * unbinds it; the descriptor is freed only after vCPU1's loop ends. */
+/* Scenario 12: an upcall on vCPU h has looked the irq up when vCPU u
+ * unbinds it; the descriptor is freed only after h's loop ends. */
 SELFTEST(evtchn, deferred_free, .min_vcpus = 3)
 {
     struct counter ca = { 0 }, cb = { 0 };
     struct loopback lo;
     struct cpu_work w;
+    unsigned int cpu[2];                /* h: holds the irq; u: unbinds */
     int irq;
 
+    PICK_CPUS(2, cpu);
     REQUIRE(loopback_open(&lo, count_handler, &ca, count_handler, &cb) == 0);
-    CHECK(irq_set_affinity(lo.irq_a, 1) == 0);
+    CHECK(irq_set_affinity(lo.irq_a, cpu[0]) == 0);
     irq = lo.irq_a;
     inject_arm(&inject_upcall_after_lookup, lo.port_a);
     CHECK(evtchn_send(lo.port_b) == 0);
     if (!inject_wait_held(&inject_upcall_after_lookup, test_bound_ns(NSEC_PER_SEC))) {
         inject_disarm(&inject_upcall_after_lookup);
-        test_diag("vCPU1 never reached upcall.after_lookup");
+        test_diag("vCPU%u never reached upcall.after_lookup", cpu[0]);
         loopback_close(&lo);
         return TEST_FAIL;
     }
-    REQUIRE(smp_work_queue(2, &w, unbind_irq_work, &lo.irq_a) == 0);
+    REQUIRE(test_work_queue(cpu[1], &w, unbind_irq_work, &lo.irq_a) == 0);
     mdelay(100);
-    /* vCPU1 still holds the descriptor it looked up: not freed yet. */
+    /* h still holds the descriptor it looked up: not freed yet. */
     CHECK(!smp_work_done(&w));
     CHECK(irq_to_desc(irq) != NULL);
     inject_release(&inject_upcall_after_lookup);
@@ -417,7 +437,7 @@ SELFTEST(evtchn, deferred_free, .min_vcpus = 3)
     return TEST_RESULT();
 }
 
-/* Scenario 13: while vCPU1 handles p, p moves to vCPU2 and fires again:
+/* Scenario 13: while vCPU a handles p, p moves to vCPU b and fires again:
  * never two at once, and the second event is replayed, not lost. */
 struct once_slow {
     int running, concurrent, hits, done, release;       /* atomics */
@@ -447,13 +467,15 @@ SELFTEST(evtchn, no_double_handling, .min_vcpus = 3)
     struct once_slow s = { 0 };
     struct counter cb = { 0 };
     struct loopback lo;
+    unsigned int cpu[2];
 
+    PICK_CPUS(2, cpu);
     REQUIRE(loopback_open(&lo, once_slow_handler, &s, count_handler, &cb) == 0);
-    CHECK(irq_set_affinity(lo.irq_a, 1) == 0);
+    CHECK(irq_set_affinity(lo.irq_a, cpu[0]) == 0);
     CHECK(evtchn_send(lo.port_b) == 0);
     CHECK(wait_flag(&s.hits));
-    CHECK(irq_set_affinity(lo.irq_a, 2) == 0);  /* moved while running */
-    CHECK(evtchn_send(lo.port_b) == 0);         /* fires on vCPU2 */
+    CHECK(irq_set_affinity(lo.irq_a, cpu[1]) == 0);     /* moved while running */
+    CHECK(evtchn_send(lo.port_b) == 0);         /* fires on cpu[1] */
     mdelay(50);
     CHECK(__atomic_load_n(&s.hits, __ATOMIC_ACQUIRE) == 1);
     __atomic_store_n(&s.release, 1, __ATOMIC_RELEASE);
@@ -461,7 +483,7 @@ SELFTEST(evtchn, no_double_handling, .min_vcpus = 3)
     CHECK(s.hits == 2);
     CHECK(s.concurrent == 0);
     test_diag("first run on vCPU%d, replay on vCPU%d", s.cpus[0], s.cpus[1]);
-    CHECK(s.cpus[1] == 2);
+    CHECK(s.cpus[1] == (int)cpu[1]);
     loopback_close(&lo);
     return TEST_RESULT();
 }

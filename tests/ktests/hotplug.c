@@ -29,16 +29,6 @@ static void nothing(void *arg)
 {
 }
 
-/* The highest online vCPU that is not this one (offline= may have taken
- * some down). */
-static unsigned int last_vcpu(void)
-{
-    for (unsigned int cpu = smp_domain_vcpus() - 1; cpu > 0; cpu--)
-        if (cpu_online(cpu) && cpu != smp_processor_id())
-            return cpu;
-    return 0;
-}
-
 SELFTEST(hotplug, offline_online_each, .min_vcpus = 2)
 {
     unsigned int n = smp_nr_vcpus(), me = smp_processor_id();
@@ -63,10 +53,12 @@ SELFTEST(hotplug, offline_online_each, .min_vcpus = 2)
 
 SELFTEST(hotplug, cycle_100, .min_vcpus = 2, .timeout_ms = 60000)
 {
-    unsigned int cpu = last_vcpu();
-    uint64_t t0 = time_now_ns();
+    unsigned int cpu;
+    uint64_t t0;
     int i;
 
+    PICK_CPUS(1, &cpu);
+    t0 = time_now_ns();
     for (i = 0; i < 100 && !test_failed(); i++) {
         CHECK(cpu_down(cpu) == 0);
         CHECK(cpu_online_again(cpu) == 0);
@@ -82,9 +74,10 @@ SELFTEST(hotplug, cycle_100, .min_vcpus = 2, .timeout_ms = 60000)
 SELFTEST(hotplug, irqs_follow, .min_vcpus = 2)
 {
     struct counter c = { 0 };
-    unsigned int k = last_vcpu();
+    unsigned int k;
     struct loopback lo;
 
+    PICK_CPUS(1, &k);
     REQUIRE(loopback_open(&lo, count_handler_util, &c, count_handler_util,
                           &c) == 0);
     mdelay(20);                         /* Xen's bind-time raise */
@@ -112,14 +105,17 @@ SELFTEST(hotplug, irqs_follow, .min_vcpus = 2)
  * Xen); PREPARE binds new ones, and they work. */
 SELFTEST(hotplug, per_vcpu_irqs_rebound, .min_vcpus = 2)
 {
-    unsigned int k = last_vcpu();
-    struct percpu *pc = &percpu_area[k];
-    evtchn_port_t timer_p = irq_to_port(pc->virq_to_irq[VIRQ_TIMER]);
-    evtchn_port_t call_p = irq_to_port(pc->ipi_to_irq[IPI_CALL]);
-    evtchn_port_t kick_p = pc->kicker_port;
+    unsigned int k;
+    struct percpu *pc;
+    evtchn_port_t timer_p, call_p, kick_p;
     struct evtchn_status st;
     uint64_t ticks;
 
+    PICK_CPUS(1, &k);
+    pc = &percpu_area[k];
+    timer_p = irq_to_port(pc->virq_to_irq[VIRQ_TIMER]);
+    call_p = irq_to_port(pc->ipi_to_irq[IPI_CALL]);
+    kick_p = pc->kicker_port;
     REQUIRE(timer_p && call_p && kick_p);
     CHECK(cpu_down(k) == 0);
     CHECK(pc->virq_to_irq[VIRQ_TIMER] == -1);
@@ -185,17 +181,25 @@ static void churn_work(void *arg)
 SELFTEST(hotplug, kicker_on_dead_vcpu, .min_vcpus = 3, .timeout_ms = 60000)
 {
     static struct churn ch;
-    unsigned int k = last_vcpu();
-    struct cpu_down_arg da = { .cpu = k, .rc = 1 };
+    unsigned int cpu[2], c, k;          /* c: controller; k: goes down */
+    struct cpu_down_arg da = { .rc = 1 };
     struct cpu_work wl, wd, w1, wk;
     uint64_t errs = spin_kick_errors();
 
+    PICK_CPUS(2, cpu);
+    c = cpu[0];
+    k = cpu[1];
+    da.cpu = k;
     /* Part one: the waiter on a dying vCPU. */
     spin_threshold_set(16);
+    test_defer(spin_threshold_restore, NULL);
     spin_lock(&dead_l);
-    REQUIRE(smp_work_queue(k, &wl, lock_once_work, NULL) == 0);
+    if (test_work_queue(k, &wl, lock_once_work, NULL)) {
+        spin_unlock(&dead_l);
+        REQUIRE(!"test_work_queue(k, &wl, lock_once_work, NULL) == 0");
+    }
     CHECK(wait_until_waiting(k, &dead_l, test_bound_ns(NSEC_PER_SEC)));
-    CHECK(smp_work_queue(1, &wd, cpu_down_work, &da) == 0);
+    CHECK(test_work_queue(c, &wd, cpu_down_work, &da) == 0);
     while (cpu_state(k) == CPU_ONLINE)
         cpu_relax();
     mdelay(50);
@@ -209,9 +213,9 @@ SELFTEST(hotplug, kicker_on_dead_vcpu, .min_vcpus = 3, .timeout_ms = 60000)
     /* Part two: churn. */
     spin_threshold_set(0);
     ch = (struct churn){ .lock = SPINLOCK_INIT };
-    CHECK(smp_work_queue(1, &w1, churn_work, &ch) == 0);
+    CHECK(test_work_queue(c, &w1, churn_work, &ch) == 0);
     for (int i = 0; i < 20 && !test_failed(); i++) {
-        CHECK(smp_work_queue(k, &wk, churn_work, &ch) == 0);
+        CHECK(test_work_queue(k, &wk, churn_work, &ch) == 0);
         for (int j = 0; j < 200; j++) {
             spin_lock(&ch.lock);
             ch.turns++;
@@ -257,23 +261,26 @@ DECLARE_INJECT(idle_before_die_check);
 SELFTEST(hotplug, work_queued_before_down, .min_vcpus = 3,
          .timeout_ms = 30000)
 {
-    unsigned int k = last_vcpu();
-    struct cpu_down_arg da = { .cpu = k, .rc = 1 };
+    unsigned int cpu[2], c, k;          /* c: controller; k: goes down */
+    struct cpu_down_arg da = { .rc = 1 };
     struct cpu_work w0, wq, wd;
     uint64_t until;
 
-    REQUIRE(k > 1);
+    PICK_CPUS(2, cpu);
+    c = cpu[0];
+    k = cpu[1];
+    da.cpu = k;
     __atomic_store_n(&queued_ran_on, -1, __ATOMIC_RELAXED);
     inject_arm(&inject_idle_before_die_check, k);
     /* Through its idle loop once more: work, then the point. */
-    REQUIRE(smp_work_queue(k, &w0, noop_work, NULL) == 0);
+    REQUIRE(test_work_queue(k, &w0, noop_work, NULL) == 0);
     if (!inject_wait_held(&inject_idle_before_die_check, test_bound_ns(2 * NSEC_PER_SEC))) {
         inject_disarm(&inject_idle_before_die_check);
         CHECK(smp_work_wait(&w0, test_bound_ns(NSEC_PER_SEC)));
         return TEST_FAIL;
     }
-    CHECK(smp_work_queue(k, &wq, note_cpu_work, NULL) == 0);
-    CHECK(smp_work_queue(1, &wd, cpu_down_work, &da) == 0);
+    CHECK(test_work_queue(k, &wq, note_cpu_work, NULL) == 0);
+    CHECK(test_work_queue(c, &wd, cpu_down_work, &da) == 0);
     until = time_now_ns() + 2 * NSEC_PER_SEC;
     while (__atomic_load_n(&percpu_area[k].die_request, __ATOMIC_ACQUIRE) == 0 &&
            time_now_ns() < until)
@@ -365,20 +372,21 @@ SELFTEST(hotplug, stress, .min_vcpus = 3, .explicit_only = true,
 {
     static struct stress st;
     static struct cpu_work w[MAX_VCPUS];
-    unsigned int k = last_vcpu(), cycles = 0, cpu;
+    unsigned int k, cycles = 0, cpu;
     uint64_t t0 = time_now_ns();
 
+    PICK_CPUS(1, &k);                   /* goes down; the others load */
     st = (struct stress){ 0 };
     memset(w, 0, sizeof(w));
-    for (cpu = 1; cpu < k; cpu++)
-        if (cpu_online(cpu))
-            CHECK(smp_work_queue(cpu, &w[cpu], stress_events_work, &st) == 0);
+    for_each_online_cpu(cpu)
+        if (cpu != k && cpu != smp_processor_id())
+            CHECK(test_work_queue(cpu, &w[cpu], stress_events_work, &st) == 0);
     for (cycles = 0; cycles < 1000 && !test_failed(); cycles++) {
         CHECK(cpu_down(k) == 0);
         CHECK(cpu_online_again(k) == 0);
     }
     __atomic_store_n(&st.stop, 1, __ATOMIC_RELEASE);
-    for (cpu = 1; cpu < k; cpu++)
+    for (cpu = 1; cpu < MAX_VCPUS; cpu++)
         if (w[cpu].fn)
             CHECK(smp_work_wait(&w[cpu], test_bound_ns(5 * NSEC_PER_SEC)));
     test_diag("%u cycles of vCPU%u in %lu ms; meanwhile %u binds, %u events, "

@@ -134,7 +134,7 @@ static void stage_clear(struct stage *st)
     __atomic_store_n(&st->stop, 1, __ATOMIC_RELEASE);
     for (unsigned int cpu = 3; cpu < MAX_VCPUS; cpu++)
         if (st->queued[cpu])
-            CHECK(smp_work_wait(&st->busy[cpu], NSEC_PER_SEC));
+            CHECK(smp_work_wait(&st->busy[cpu], test_bound_ns(NSEC_PER_SEC)));
 }
 
 /* A new watch, an event for it, and its runner held right after the

@@ -174,7 +174,7 @@ bool contend_run(struct contend *c, uint64_t bound_ns)
     c->nr_cpus = 0;
     for_each_online_cpu(cpu) {
         c->cpus[c->nr_cpus++] = cpu;
-        if (cpu != me && smp_work_queue(cpu, &w[cpu], contend_body, c))
+        if (cpu != me && test_work_queue(cpu, &w[cpu], contend_body, c))
             ok = false;
     }
     /* Everyone at the start line first: a vCPU that starts late would
@@ -224,6 +224,11 @@ bool contend_run(struct contend *c, uint64_t bound_ns)
 void spin_threshold_set(unsigned int n)
 {
     __atomic_store_n(&pvlock_spin_threshold, n, __ATOMIC_RELAXED);
+}
+
+void spin_threshold_restore(void *unused)
+{
+    spin_threshold_set(pvlock_spin_default);
 }
 
 bool wait_until_waiting(unsigned int cpu, void *l, uint64_t timeout_ns)

@@ -60,6 +60,9 @@ void contend_init(struct contend *c, unsigned int rounds,
 bool contend_run(struct contend *c, uint64_t bound_ns);
 
 void spin_threshold_set(unsigned int n);
+/* test_defer action: the threshold back to its boot value, however the
+ * case ends (a lowered one would change the next cases' behaviour). */
+void spin_threshold_restore(void *unused);
 /* Wait until vCPU cpu sleeps (or is about to) on lock l. */
 bool wait_until_waiting(unsigned int cpu, void *l, uint64_t timeout_ns);
 /* Kicks that never came, all vCPUs: polls that timed out on a lock

@@ -126,23 +126,27 @@ static void lock_l1_work(void *arg)
 SELFTEST(spinlock, nested_wait, .min_vcpus = 2)
 {
     struct evt_action a = { .handler = nest_handler, .name = "nest" };
-    struct percpu *p1 = &percpu_area[1];
+    struct percpu *p1;
     struct cpu_work w;
+    unsigned int cpu;
     int irq;
 
+    PICK_CPUS(1, &cpu);
+    p1 = &percpu_area[cpu];
     nest_in_handler = nest_handler_done = 0;
-    irq = bind_ipi(IPI_TEST, 1, &a);
+    irq = bind_ipi(IPI_TEST, cpu, &a);
     REQUIRE(irq >= 0);
     spin_threshold_set(16);
+    test_defer(spin_threshold_restore, NULL);
     spin_lock(&nest_l1);
     spin_lock(&nest_l2);
     inject_arm(&inject_pvlock_before_poll, (long)(uintptr_t)&nest_l1);
-    CHECK(smp_work_queue(1, &w, lock_l1_work, NULL) == 0);
+    CHECK(test_work_queue(cpu, &w, lock_l1_work, NULL) == 0);
     CHECK(inject_wait_held(&inject_pvlock_before_poll, test_bound_ns(NSEC_PER_SEC)));
-    /* vCPU1 re-checked L1 and is about to poll: interrupt it there. */
-    ipi_send(1, IPI_TEST);
+    /* It re-checked L1 and is about to poll: interrupt it there. */
+    ipi_send(cpu, IPI_TEST);
     CHECK(wait_flag(&nest_in_handler));
-    CHECK(wait_until_waiting(1, &nest_l2, test_bound_ns(NSEC_PER_SEC)));
+    CHECK(wait_until_waiting(cpu, &nest_l2, test_bound_ns(NSEC_PER_SEC)));
     CHECK(__atomic_load_n(&p1->wait_lock, __ATOMIC_ACQUIRE) == &nest_l2);
     spin_unlock(&nest_l1);              /* kicks nobody: record says L2 */
     spin_unlock(&nest_l2);              /* kicks vCPU1's nested wait */
@@ -151,7 +155,7 @@ SELFTEST(spinlock, nested_wait, .min_vcpus = 2)
     if (!smp_work_wait(&w, test_bound_ns(2 * NSEC_PER_SEC))) {
         test_diag("the outer wait on L1 never returned: the nested wait "
                   "swallowed its kick");
-        spin_kick(1);
+        spin_kick(cpu);
         CHECK(smp_work_wait(&w, test_bound_ns(NSEC_PER_SEC)));
         test_fail_at(__FILE__, __LINE__, "outer wait lost its kick");
     }
@@ -197,12 +201,14 @@ SELFTEST(spinlock, store_buffer, .min_vcpus = 2, .timeout_ms = 60000)
     static struct pingpong pp;
     struct cpu_work w;
     uint64_t kicks;
-    unsigned int me = smp_processor_id();
+    unsigned int me = smp_processor_id(), cpu;
 
+    PICK_CPUS(1, &cpu);
     spin_threshold_set(0);
+    test_defer(spin_threshold_restore, NULL);
     spin_lock(&sb_lock);
     inject_arm(&inject_pvlock_before_check, (long)(uintptr_t)&sb_lock);
-    CHECK(smp_work_queue(1, &w, sb_lock_work, NULL) == 0);
+    CHECK(test_work_queue(cpu, &w, sb_lock_work, NULL) == 0);
     CHECK(inject_wait_held(&inject_pvlock_before_check, test_bound_ns(NSEC_PER_SEC)));
     kicks = percpu_area[me].pv_kicks_sent;
     spin_unlock(&sb_lock);
@@ -211,12 +217,12 @@ SELFTEST(spinlock, store_buffer, .min_vcpus = 2, .timeout_ms = 60000)
     CHECK(smp_work_wait(&w, test_bound_ns(2 * NSEC_PER_SEC)));
 
     pp = (struct pingpong){ .lock = SPINLOCK_INIT, .rounds = 1000 };
-    CHECK(smp_work_queue(1, &w, pingpong_work, &pp) == 0);
+    CHECK(test_work_queue(cpu, &w, pingpong_work, &pp) == 0);
     pingpong_work(&pp);
     if (!smp_work_wait(&w, BOUND_NS)) {
         test_diag("ping-pong stuck after %lu turns: a wake-up was lost",
                   pp.turns);
-        spin_kick(1);
+        spin_kick(cpu);
         CHECK(smp_work_wait(&w, test_bound_ns(NSEC_PER_SEC)));
         test_fail_at(__FILE__, __LINE__, "lost wake-up");
     }

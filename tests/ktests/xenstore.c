@@ -178,7 +178,7 @@ SELFTEST(xenstore, concurrent_requests, .min_vcpus = 2, .timeout_ms = 60000)
     NEED_STORE();
     for_each_online_cpu(cpu)
         if (cpu != me)
-            CHECK(smp_work_queue(cpu, &w[cpu], conc_work, &c) == 0);
+            CHECK(test_work_queue(cpu, &w[cpu], conc_work, &c) == 0);
     conc_work(&c);
     for_each_online_cpu(cpu)
         if (cpu != me)
