@@ -9,6 +9,7 @@
 #include <xenith/selftest.h>
 #include <xenith/cpu.h>
 #include <xenith/events.h>
+#include <xenith/hang_report.h>
 #include <xenith/evtchn.h>
 #include <xenith/irq.h>
 #include <xenith/percpu.h>
@@ -146,8 +147,13 @@ static enum test_result run_flow(bool late_eoi, unsigned int senders,
         used += f.per_cpu[c] != 0;
     test_diag("%u events, %u moves, handled on %u vCPUs, %u duplicate runs",
               f.sent, f.moves, used, f.dups);
-    if (f.lost_at)
-        test_diag("event %u was never handled (lost)", f.lost_at);
+    if (f.lost_at) {
+        /* Where it stands: the port's owner, pending and mask bits, and
+         * each vCPU's upcall state, for the next reader of the log. */
+        test_diag("event %u was never handled (lost); port %u targets vCPU%u",
+                  f.lost_at, f.lo.port_a, irq_target_cpu(irq_to_desc(f.lo.irq_a)));
+        hang_report();
+    }
     CHECK(!f.lost_at);
     CHECK(!f.overlap);
     if (senders == 1)

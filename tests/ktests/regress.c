@@ -27,7 +27,7 @@ DECLARE_INJECT(evtdev_handler);
 DECLARE_INJECT(unbind_after_shutdown);
 DECLARE_INJECT(pirq_shutdown_window);
 
-#define HOLD_NS         (NSEC_PER_SEC)
+#define HOLD_NS         test_bound_ns(NSEC_PER_SEC)
 #define DEADLOCK_NS     test_bound_ns(2 * NSEC_PER_SEC)
 
 struct unbind_arg {
