@@ -41,8 +41,8 @@ static void noop_work(void *arg)
  * however it ends (the next cases' ups and downs would give up early).
  * The saved values are static, not in the case's frame: the runner's
  * calls and interrupts between the case's return and its cleanup reuse
- * that stack (a bound read back from there came out tiny, and every
- * cpu_down after the case timed out). */
+ * that stack (a bound read back from there came out wrong: at 8 vCPUs
+ * every cpu_down after cancelled_down_quiet timed out at once). */
 static uint64_t saved_up_bound, saved_down_bound;
 
 static void restore_up_bound(void *unused)
