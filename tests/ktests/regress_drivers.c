@@ -73,31 +73,23 @@ static void quiet_call(void *arg)
     timer_quiet_self(*(bool *)arg);
 }
 
-/* vCPUs first..last (the online ones, never ours) stop (or restart)
- * their housekeeping tick: with the tick, an idle vCPU wakes every 100 ms
- * and would run the queue by chance, hiding a missing wake-up behind a
- * delay. */
-static void quiet_cpus(unsigned int first, unsigned int last, bool quiet)
-{
-    unsigned int cpu, me = smp_processor_id();
-
-    for_each_online_cpu(cpu)
-        if (cpu != me && cpu >= first && cpu <= last)
-            CHECK(smp_call_on(cpu, quiet_call, &quiet, true) == 0);
-}
-
-
 /*
- * The stage of both scenarios: vCPUs 3 and up are kept busy (their idle
- * loops cannot run the watch, and their ticks go on), vCPUs 1 and 2 idle
- * without a tick, so the runner is one of them and the other is the only
- * vCPU that can run the deferred watch.  A busy vCPU is also needed for
- * another reason: with every vCPU but the waiting vCPU0 halted without a
- * tick, nested Xen under TCG was seen to leave vCPU0 unscheduled for
- * more than 10 s (runnable, its own tick not firing) until an outside
- * interrupt came.
+ * The stage of both scenarios, by role: two idle vCPUs (the lowest
+ * picked) idle without a tick, so the runner is one of them and the
+ * other is the only vCPU that can run the deferred watch; every other
+ * online vCPU but ours is kept busy (its idle loop cannot run the watch,
+ * and its tick goes on).  Without the tick, an idle vCPU would wake every
+ * 100 ms and run the queue by chance, hiding a missing wake-up behind a
+ * delay.  A busy vCPU is also needed for another reason: with every vCPU
+ * but the waiting vCPU0 halted without a tick, nested Xen under TCG was
+ * seen to leave vCPU0 unscheduled for more than 10 s (runnable, its own
+ * tick not firing) until an outside interrupt came.  The stage is
+ * static, not in a scenario's frame: a spinner that outlives its
+ * scenario (stage_clear's bound passed) still reads a stop flag that
+ * stays set until the runner's cleanup has waited for it.
  */
 struct stage {
+    unsigned int idle[2];       /* picked: quiet, one of them the runner */
     struct cpu_work busy[MAX_VCPUS];
     bool queued[MAX_VCPUS];
     int started, stop;          /* atomic */
@@ -112,27 +104,56 @@ static void spin_work(void *arg)
         cpu_relax();
 }
 
+/* The idle vCPUs stop (or restart) their housekeeping tick. */
+static void quiet_cpus(struct stage *st, bool quiet)
+{
+    for (unsigned int i = 0; i < 2; i++)
+        CHECK(smp_call_on(st->idle[i], quiet_call, &quiet, true) == 0);
+}
+
+static bool is_idle_role(const struct stage *st, unsigned int cpu)
+{
+    return cpu == st->idle[0] || cpu == st->idle[1];
+}
+
+/* test_defer action, however the case ends: the spinners stop and the
+ * idle vCPUs get their tick back (a quiet vCPU would hide the next
+ * cases' missed wake-ups, or fail them).  Deferred after the spinners
+ * were queued, so it runs before the runner waits for them.  Nothing to
+ * do after stage_clear, and harmless then. */
+static void stage_undo(void *arg)
+{
+    struct stage *st = arg;
+    bool quiet = false;
+
+    __atomic_store_n(&st->stop, 1, __ATOMIC_RELEASE);
+    for (unsigned int i = 0; i < 2; i++)
+        (void)smp_call_on(st->idle[i], quiet_call, &quiet, true);
+}
+
 static void stage_set(struct stage *st)
 {
-    unsigned int cpu;
+    unsigned int cpu, me = smp_processor_id();
     int n = 0;
 
     st->started = st->stop = 0;
     for (cpu = 0; cpu < MAX_VCPUS; cpu++)
-        st->queued[cpu] = cpu >= 3 && cpu_online(cpu) &&
-            smp_work_queue(cpu, &st->busy[cpu], spin_work, st) == 0;
+        st->queued[cpu] = cpu != me && !is_idle_role(st, cpu) &&
+            cpu_online(cpu) &&
+            test_work_queue(cpu, &st->busy[cpu], spin_work, st) == 0;
     for (cpu = 0; cpu < MAX_VCPUS; cpu++)
         n += st->queued[cpu];
+    test_defer(stage_undo, st);
     /* Busy before the event: none of them may become the runner. */
     CHECK(wait_int(&st->started, n, NSEC_PER_SEC));
-    quiet_cpus(1, 2, true);
+    quiet_cpus(st, true);
 }
 
 static void stage_clear(struct stage *st)
 {
-    quiet_cpus(1, 2, false);
+    quiet_cpus(st, false);
     __atomic_store_n(&st->stop, 1, __ATOMIC_RELEASE);
-    for (unsigned int cpu = 3; cpu < MAX_VCPUS; cpu++)
+    for (unsigned int cpu = 0; cpu < MAX_VCPUS; cpu++)
         if (st->queued[cpu])
             CHECK(smp_work_wait(&st->busy[cpu], test_bound_ns(NSEC_PER_SEC)));
 }
@@ -140,7 +161,7 @@ static void stage_clear(struct stage *st)
 /* A new watch, an event for it, and its runner held right after the
  * first callback (which deferred it away from the runner).  The runner's
  * vCPU, or -1. */
-static int start_deferral(struct xs_watch *w)
+static int start_deferral(struct stage *st, struct xs_watch *w)
 {
     struct inject_point *ip = &inject_xenstore_after_callback;
 
@@ -154,7 +175,7 @@ static int start_deferral(struct xs_watch *w)
                                   __ATOMIC_ACQUIRE));
         return -1;
     }
-    if (ip->held_cpu != 1 && ip->held_cpu != 2) {
+    if (ip->held_cpu < 0 || !is_idle_role(st, (unsigned int)ip->held_cpu)) {
         test_diag("vCPU%d, a busy one, ran the watch", ip->held_cpu);
         inject_release(ip);
         return -1;
@@ -176,18 +197,17 @@ static void end_deferral(struct xs_watch *w)
  * halts; the runner, released, finds only the watch it may not run and
  * stops being the runner.  Some other vCPU must then run the watch.
  */
-static bool scenario_runner_recheck(void)
+static bool scenario_runner_recheck(struct stage *st)
 {
     struct deferred d = { 0 };
     struct xs_watch w = { .path = "test/deferred-a", .cb = deferred_cb,
                           .data = &d };
-    struct stage st;
     bool ran = false;
     uint64_t t0;
     int runner;
 
-    stage_set(&st);
-    runner = start_deferral(&w);
+    stage_set(st);
+    runner = start_deferral(st, &w);
     if (runner >= 0) {
         mdelay(50);                     /* the kicked vCPUs see it busy */
         t0 = time_now_ns();
@@ -204,7 +224,7 @@ static bool scenario_runner_recheck(void)
                       "and nobody looked at the queue again", runner,
                       DEFERRED_NS / NSEC_PER_MSEC);
     }
-    stage_clear(&st);
+    stage_clear(st);
     end_deferral(&w);
     return ran && d.cpu[1] != d.cpu[0];
 }
@@ -212,26 +232,26 @@ static bool scenario_runner_recheck(void)
 DECLARE_INJECT(idle_before_die_check);
 
 /*
- * (b) The runner is vCPU1 or 2, the other one the victim.  Kicked, the
+ * (b) The runner is one idle vCPU, the other one the victim.  Kicked, the
  * victim finds the runner busy and is held on its way to halt
  * (idle.before_die_check, interrupts on).  The runner is released, stops being the runner and
  * kicks the victim, which takes that kick while still held.  Released,
  * the victim must not halt with the watch queued for it: the idle loop's
  * last check before halting has to look at the queue.
  */
-static bool scenario_halt_check(void)
+static bool scenario_halt_check(struct stage *st)
 {
     struct deferred d = { 0 };
     struct xs_watch w = { .path = "test/deferred-b", .cb = deferred_cb,
                           .data = &d };
     struct inject_point *idle = &inject_idle_before_die_check;
-    struct stage st;
     bool ran = false;
     int runner, victim;
 
-    stage_set(&st);
-    runner = start_deferral(&w);
-    victim = runner == 1 ? 2 : 1;
+    stage_set(st);
+    runner = start_deferral(st, &w);
+    victim = runner == (int)st->idle[0] ? (int)st->idle[1] :
+                                          (int)st->idle[0];
     if (runner >= 0) {
         mdelay(50);
         inject_arm(idle, victim);
@@ -252,7 +272,7 @@ static bool scenario_halt_check(void)
                           "does not look at the queue", victim, runner);
         }
     }
-    stage_clear(&st);
+    stage_clear(st);
     end_deferral(&w);
     return ran && d.cpu[1] == (unsigned int)victim;
 }
@@ -266,8 +286,13 @@ static bool scenario_halt_check(void)
  */
 SELFTEST(regress, watch_deferred_wakeup, .min_vcpus = 4)
 {
-    CHECK(scenario_runner_recheck());
-    CHECK(scenario_halt_check());
+    static struct stage st;
+    unsigned int cpu[3];                /* two idle, one busy at least */
+
+    PICK_CPUS(3, cpu);
+    st = (struct stage){ .idle = { cpu[0], cpu[1] } };
+    CHECK(scenario_runner_recheck(&st));
+    CHECK(scenario_halt_check(&st));
     return TEST_RESULT();
 }
 
@@ -322,11 +347,12 @@ static void flush_work(void *arg)
     *(int *)arg = console_flush() ? 1 : 0;
 }
 
-static const char marker[] = "    # console_flush_vs_write: vCPU2's line\n";
-
+/* arg: the writer's line ("    # console_flush_vs_write: vCPUn's line"). */
 static void write_work(void *arg)
 {
-    console_write(marker, sizeof(marker) - 1);
+    const char *line = arg;
+
+    console_write(line, strlen(line));
 }
 
 static long loopback_raw(evtchn_port_t *guest, evtchn_port_t *back)
@@ -350,11 +376,11 @@ static long loopback_raw(evtchn_port_t *guest, evtchn_port_t *back)
 }
 
 /*
- * A flush on vCPU1 is held in publish, between reading our index and
- * storing it as out_prod (xencons.publish); meanwhile vCPU2 writes a line.
- * Serialised (flush under console_lock like every write), vCPU2 waits for
+ * A flush on vCPU f is held in publish, between reading our index and
+ * storing it as out_prod (xencons.publish); meanwhile vCPU w writes a line.
+ * Serialised (flush under console_lock like every write), w waits for
  * the flush, and out_prod only grows.  The flush used to run without the
- * lock: vCPU2's line went out, then vCPU1 stored the older index over it,
+ * lock: w's line went out, then f stored the older index over it,
  * moving out_prod back under the backend, which had read past it already
  * (and the two vCPUs cleared the port's pending bit under each other's
  * poll).
@@ -364,13 +390,21 @@ SELFTEST(regress, console_flush_vs_write, .min_vcpus = 3)
     struct inject_point *ip = &inject_xencons_publish;
     struct backend b = { 0 };
     struct xencons c;
-    struct cpu_work wf, ww;
+    struct cpu_work wf = { 0 }, ww = { 0 };
+    unsigned int cpu[2], f, wr;         /* f: flushes; wr: writes */
+    char line[64];
     evtchn_port_t guest;
     int flushed = -1;
     bool held, write_in_window = false, done;
     uint64_t until;
-    void *page = page_alloc(0);
+    void *page;
 
+    PICK_CPUS(2, cpu);
+    f = cpu[0];
+    wr = cpu[1];
+    snprintf(line, sizeof(line), "    # console_flush_vs_write: vCPU%u's "
+             "line\n", wr);
+    page = page_alloc(0);
     REQUIRE(page != NULL);
     memset(page, 0, PAGE_SIZE);
     if (loopback_raw(&guest, &b.port)) {
@@ -384,10 +418,10 @@ SELFTEST(regress, console_flush_vs_write, .min_vcpus = 3)
     /* From here every console line also goes into our ring, and we serve
      * it; nothing below prints until the stand-in is detached. */
     inject_arm(ip, guest);
-    held = smp_work_queue(1, &wf, flush_work, &flushed) == 0 &&
+    held = test_work_queue(f, &wf, flush_work, &flushed) == 0 &&
            inject_wait_held(ip, HOLD_NS);
     if (held) {
-        done = smp_work_queue(2, &ww, write_work, NULL) == 0;
+        done = test_work_queue(wr, &ww, write_work, line) == 0;
         serve_for(&b, WINDOW_MS * NSEC_PER_MSEC);
         write_in_window = done && smp_work_done(&ww);
         inject_release(ip);
@@ -407,15 +441,15 @@ SELFTEST(regress, console_flush_vs_write, .min_vcpus = 3)
     CHECK(held);
     CHECK(done);
     if (write_in_window)
-        test_diag("vCPU2's write went out while the flush on vCPU1 was "
+        test_diag("vCPU%u's write went out while the flush on vCPU%u was "
                   "between reading our index and publishing it: flush and "
-                  "write are not serialised");
+                  "write are not serialised", wr, f);
     CHECK(!write_in_window);
     if (b.went_back)
         test_diag("out_prod went back from %u to %u under the backend, "
                   "which had read up to %u: the flush published the index "
-                  "it read before vCPU2's write", b.back_from, b.back_to,
-                  b.back_from);
+                  "it read before vCPU%u's write", b.back_from, b.back_to,
+                  b.back_from, wr);
     CHECK(!b.went_back);
     CHECK(!b.overrun && !c.broken);
     CHECK(flushed == 1);
@@ -457,7 +491,7 @@ static void storm_handler(int irq, void *data)
 }
 
 /*
- * vCPU1 runs a storm that sustains itself (its handler re-sends its own
+ * vCPU s runs a storm that sustains itself (its handler re-sends its own
  * IPI port, so the upcall loop always finds more); vCPU0 waits for a
  * grace period meanwhile.  It must end within GRACE_BOUND_NS while the
  * storm is still running: the upcall loop passes a quiescent state
@@ -471,10 +505,12 @@ SELFTEST(regress, grace_under_storm, .min_vcpus = 2)
     struct evt_action a = { .handler = storm_handler, .data = &s,
                             .name = "storm" };
     uint64_t t0, took;
+    unsigned int cpu;                   /* in the storm */
     int irq, h0, h1;
     bool running;
 
-    irq = bind_ipi(IPI_TEST, 1, &a);
+    PICK_CPUS(1, &cpu);
+    irq = bind_ipi(IPI_TEST, cpu, &a);
     REQUIRE(irq >= 0);
     s.port = irq_to_port(irq);
     s.until = time_now_ns() + STORM_NS;
@@ -492,7 +528,7 @@ SELFTEST(regress, grace_under_storm, .min_vcpus = 2)
     took = time_now_ns() - t0;
     h1 = __atomic_load_n(&s.hits, __ATOMIC_ACQUIRE);
     /* Still storming after the wait: it did not just outlast the storm
-     * (vCPU1 may be off its pCPU a while on a busy host). */
+     * (vCPU s may be off its pCPU a while on a busy host). */
     running = wait_int(&s.hits, h1 + 1, NSEC_PER_SEC) &&
               time_now_ns() < s.until;
     __atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
@@ -503,12 +539,12 @@ SELFTEST(regress, grace_under_storm, .min_vcpus = 2)
     } while (__atomic_load_n(&s.hits, __ATOMIC_ACQUIRE) != h1);
     unbind(irq);
 
-    test_diag("grace_wait took %lu us with vCPU1 in an event storm (%d "
+    test_diag("grace_wait took %lu us with vCPU%u in an event storm (%d "
               "events during the wait, %d in all)", took / NSEC_PER_USEC,
-              h1 - h0, h1);
+              cpu, h1 - h0, h1);
     if (took > GRACE_BOUND_NS)
-        test_diag("a grace period did not end while vCPU1's upcall loop "
-                  "kept finding events: it ended only with the storm");
+        test_diag("a grace period did not end while vCPU%u's upcall loop "
+                  "kept finding events: it ended only with the storm", cpu);
     CHECK(took <= GRACE_BOUND_NS);
     CHECK(running);
     CHECK(s.send_errors == 0);

@@ -1,10 +1,11 @@
 /*
  * Hotplug races found by review (issue 12, section 2), each reproduced on
  * purpose: an injection point holds one vCPU at the racy step while
- * another runs the competing path.  The vCPUs are picked at run time from
- * those online (offline= may have taken some down); every case brings
- * back what it took down, unarms its points and waits for its work on
- * every exit path.
+ * another runs the competing path.  The vCPUs are picked by role
+ * (PICK_CPUS: offline= may have taken some down); work goes through the
+ * runner's cleanup list, so on every exit path it is waited for, the
+ * points are disarmed, the bounds a case shortened are restored and a
+ * picked vCPU left down is brought back.
  */
 #include <xenith/selftest.h>
 #include <xenith/cpu.h>
@@ -32,34 +33,39 @@ DECLARE_INJECT(idle_before_die_check);
 /* The shortened bounds the give-up paths are reached with. */
 #define SHORT_BOUND_NS  (200 * NSEC_PER_MSEC)
 
-/* n distinct online vCPUs other than this one, the first (the one to take
- * down) not vCPU0, from the highest down.  false if there are too few. */
-static bool pick_vcpus(unsigned int *out, unsigned int n)
-{
-    unsigned int got = 0, me = smp_processor_id();
-
-    for (unsigned int cpu = smp_domain_vcpus(); cpu-- > 0 && got < n;) {
-        if (cpu == me || !cpu_online(cpu) || (got == 0 && cpu == 0))
-            continue;
-        out[got++] = cpu;
-    }
-    return got == n;
-}
-
 static void noop_work(void *arg)
 {
 }
 
+/* test_defer actions: a shortened bound back to what the case saved,
+ * however it ends (the next cases' ups and downs would give up early).
+ * The saved values are static, not in the case's frame: the runner's
+ * calls and interrupts between the case's return and its cleanup reuse
+ * that stack (a bound read back from there came out wrong: at 8 vCPUs
+ * every cpu_down after cancelled_down_quiet timed out at once). */
+static uint64_t saved_up_bound, saved_down_bound;
+
+static void restore_up_bound(void *unused)
+{
+    cpu_up_bound_ns = saved_up_bound;
+}
+
+static void restore_down_bound(void *unused)
+{
+    cpu_down_bound_ns = saved_down_bound;
+}
+
 /* Run the idle loop of cpu through a few passes: each work item is queued
  * after the previous one ran, so a whole pass lies between them.  A work
- * item still queued when this returns would point into its stack: if one
- * is that late, the run ends. */
+ * item still queued when this returns would point into its stack, which
+ * the case reuses long before the runner's cleanup could take it back: if
+ * one is that late, the run ends. */
 static bool idle_passes(unsigned int cpu, int passes)
 {
     struct cpu_work w;
 
     for (int i = 0; i < passes; i++) {
-        if (smp_work_queue(cpu, &w, noop_work, NULL))
+        if (test_work_queue(cpu, &w, noop_work, NULL))
             return false;
         if (smp_work_wait(&w, test_bound_ns(5 * NSEC_PER_SEC)))
             continue;
@@ -104,22 +110,23 @@ static void cpu_up_work(void *arg)
 
 SELFTEST(regress, up_timeout_late_vcpu, .min_vcpus = 3, .timeout_ms = 30000)
 {
-    unsigned int v[2], k, d;
+    unsigned int v[2], k, d;            /* k: arrives late; d: cpu_up */
     struct up_arg ua = { .rc = 1 };
     uint64_t saved = cpu_up_bound_ns, until;
-    struct cpu_work w;
+    struct cpu_work w = { 0 };
     bool held, gave_up, early;
 
-    if (!pick_vcpus(v, 2))
-        SKIP("needs two online vCPUs besides this one");
+    PICK_CPUS(2, v);
     k = v[0];
     d = v[1];
     ua.cpu = k;
     REQUIRE(cpu_down(k) == 0);
 
+    saved_up_bound = saved;
     cpu_up_bound_ns = SHORT_BOUND_NS;
+    test_defer(restore_up_bound, NULL);
     inject_arm(&inject_ap_before_online, k);
-    if (smp_work_queue(d, &w, cpu_up_work, &ua)) {
+    if (test_work_queue(d, &w, cpu_up_work, &ua)) {
         inject_disarm(&inject_ap_before_online);
         cpu_up_bound_ns = saved;
         CHECK(cpu_online_again(k) == 0);
@@ -208,7 +215,7 @@ static void kick_work(void *arg)
 
 SELFTEST(regress, kick_idle_vs_unbind, .min_vcpus = 4, .timeout_ms = 30000)
 {
-    unsigned int v[3], k, c, d;
+    unsigned int v[3], k, c, d;         /* k: goes down; c: kicks; d: downs */
     struct kick_arg ka = { .failed = ~0u };
     struct cpu_down_arg da = { .rc = 1 };
     struct counter ca = { 0 }, cb = { 0 };
@@ -219,8 +226,7 @@ SELFTEST(regress, kick_idle_vs_unbind, .min_vcpus = 4, .timeout_ms = 30000)
     bool early, lo_ok;
     int hits;
 
-    if (!pick_vcpus(v, 3))
-        SKIP("needs three online vCPUs besides this one");
+    PICK_CPUS(3, v);
     k = v[0];
     c = v[1];
     d = v[2];
@@ -229,7 +235,7 @@ SELFTEST(regress, kick_idle_vs_unbind, .min_vcpus = 4, .timeout_ms = 30000)
     REQUIRE(p != 0);
 
     inject_arm(&inject_kick_before_send, k);
-    if (smp_work_queue(c, &wk, kick_work, &ka)) {
+    if (test_work_queue(c, &wk, kick_work, &ka)) {
         inject_disarm(&inject_kick_before_send);
         return TEST_FAIL;
     }
@@ -239,7 +245,7 @@ SELFTEST(regress, kick_idle_vs_unbind, .min_vcpus = 4, .timeout_ms = 30000)
         CHECK(smp_work_wait(&wk, HOLD_NS));
         return TEST_FAIL;
     }
-    if (smp_work_queue(d, &wd, cpu_down_work, &da)) {
+    if (test_work_queue(d, &wd, cpu_down_work, &da)) {
         inject_release(&inject_kick_before_send);
         CHECK(smp_work_wait(&wk, HOLD_NS));
         return TEST_FAIL;
@@ -307,10 +313,9 @@ SELFTEST(hotplug, cancelled_down_quiet, .min_vcpus = 2, .timeout_ms = 20000)
     unsigned int k;
     int rc;
 
-    if (!pick_vcpus(&k, 1))
-        SKIP("needs an online vCPU besides this one and vCPU0");
+    PICK_CPUS(1, &k);
     inject_arm(&inject_idle_before_die_check, k);
-    if (smp_work_queue(k, &w0, noop_work, NULL)) {
+    if (test_work_queue(k, &w0, noop_work, NULL)) {
         inject_disarm(&inject_idle_before_die_check);
         return TEST_FAIL;
     }
@@ -320,7 +325,9 @@ SELFTEST(hotplug, cancelled_down_quiet, .min_vcpus = 2, .timeout_ms = 20000)
         CHECK(smp_work_wait(&w0, HOLD_NS));
         return TEST_FAIL;
     }
+    saved_down_bound = saved;
     cpu_down_bound_ns = SHORT_BOUND_NS;
+    test_defer(restore_down_bound, NULL);
     rc = cpu_down(k);
     cpu_down_bound_ns = saved;
     entries = __atomic_load_n(&percpu_area[k].die_entries, __ATOMIC_ACQUIRE);
