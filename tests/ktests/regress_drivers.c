@@ -26,7 +26,7 @@
 #include <xenith/xencons.h>
 #include <xenith/xenstore.h>
 
-#define HOLD_NS         (NSEC_PER_SEC)
+#define HOLD_NS         test_bound_ns(NSEC_PER_SEC)
 #define WINDOW_MS       100
 #define SETTLE_NS       (2 * NSEC_PER_SEC)
 

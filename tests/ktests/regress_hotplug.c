@@ -26,7 +26,7 @@ DECLARE_INJECT(ap_before_online);
 DECLARE_INJECT(kick_before_send);
 DECLARE_INJECT(idle_before_die_check);
 
-#define HOLD_NS         (2 * NSEC_PER_SEC)
+#define HOLD_NS         test_bound_ns(2 * NSEC_PER_SEC)
 /* Long enough for an offline or a failed online to run to its end when
  * nothing stops it (tens of ms under TCG). */
 #define SETTLE_NS       (300 * NSEC_PER_MSEC)
