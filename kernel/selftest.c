@@ -438,7 +438,16 @@ static void reclaim_irqs(void)
 static void run_cleanup(void)
 {
     bool stuck;
-    unsigned int n = inject_reset_all(CLEANUP_BOUND_NS, &stuck);
+    unsigned int n;
+
+    /* The cleanup's waits are bounded by CLEANUP_BOUND_NS each: give it
+     * that much beyond a short case bound.  Read here, on the cleanup
+     * stack: a call made on the case's stack after it returned would
+     * overwrite the frame the list still points into (seen: a bound a
+     * case had saved in a local came back as garbage). */
+    __atomic_store_n(&run.deadline, time_now_ns() + 4 * CLEANUP_BOUND_NS,
+                     __ATOMIC_RELEASE);
+    n = inject_reset_all(CLEANUP_BOUND_NS, &stuck);
 
     if (n)
         test_diag("cleanup: %u injection point%s left armed or holding a "
@@ -529,10 +538,9 @@ static enum test_result run_case(const struct selftest *t)
         arm_watchdog(t);
         nr_actions = 0;
         res = call_case(t);
-        /* The cleanup's waits are bounded by CLEANUP_BOUND_NS each: give
-         * it that much beyond a short case bound. */
-        __atomic_store_n(&run.deadline, time_now_ns() + 4 * CLEANUP_BOUND_NS,
-                         __ATOMIC_RELEASE);
+        /* Nothing between the return and the switch may use the stack.
+         * What remains open: an interrupt taken in those few instructions
+         * runs on this stack, below its pointer, over the dead frame. */
         call_on_cleanup_stack(run_cleanup);
         disarm_watchdog();
         run.current = NULL;
