@@ -44,16 +44,17 @@ SELFTEST(hypercall, bad_arguments)
 SELFTEST(hypercall, counted)
 {
     uint64_t before = hypercall_count[__HYPERVISOR_xen_version];
-    uint64_t total = hypercall_total(), timer;
+    uint64_t total = hypercall_total();
 
-    /* Timer ticks (vcpu_op) may land in between on any vCPU: the total
-     * is checked net of them. */
-    timer = hypercall_count[__HYPERVISOR_vcpu_op];
+    /* Nothing else makes this call now: its count is exact.  The other
+     * vCPUs' hypercalls of every kind (their ticks, the sends and unmasks
+     * an event on them costs) land in the total meanwhile, many per
+     * second at 32 vCPUs and more: the total is checked to have counted
+     * ours, not to be ours alone (net of vcpu_op only, it failed at 32). */
     for (int i = 0; i < 10; i++)
         CHECK(hyp_xen_version(XENVER_version, NULL) > 0);
     CHECK(hypercall_count[__HYPERVISOR_xen_version] == before + 10);
-    CHECK(hypercall_total() - (hypercall_count[__HYPERVISOR_vcpu_op] - timer)
-          == total + 10);
+    CHECK(hypercall_total() - total >= 10);
     return TEST_RESULT();
 }
 
