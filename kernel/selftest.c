@@ -198,6 +198,18 @@ static uint32_t timeout_ms(const struct selftest *t)
            test_bound_scale();
 }
 
+/* A case left vCPUs where the run cannot go on: say where every vCPU
+ * stands, report the case and its suite, and leave with the verdict. */
+static __noreturn void end_run(const struct selftest *t, const char *why,
+                               const char *suite_why)
+{
+    hang_report();
+    ktap("    not ok %u %s # %s\n", run.case_no, t->name, why);
+    ktap("not ok %u %s # %s\n", run.suite_no + 1, t->suite, suite_why);
+    run.failed_count++;
+    verdict_exit(finish());
+}
+
 void selftest_watchdog_tick(void)
 {
     const struct selftest *t = __atomic_load_n(&run.test, __ATOMIC_ACQUIRE);
@@ -217,12 +229,7 @@ void selftest_watchdog_tick(void)
     console_emergency();
     ktap("    # timeout: %s.%s still running after %u ms "
          "(iteration %u)\n", t->suite, t->name, timeout_ms(t), run.iteration);
-    hang_report();
-    ktap("    not ok %u %s # timeout\n", run.case_no, t->name);
-    ktap("not ok %u %s # run aborted by a hung test\n", run.suite_no + 1,
-         t->suite);
-    run.failed_count++;
-    verdict_exit(finish());
+    end_run(t, "timeout", "run aborted by a hung test");
 }
 
 static void arm_watchdog(const struct selftest *t)
@@ -405,12 +412,7 @@ static __noreturn void cleanup_stuck(const char *what, unsigned int cpu)
     __atomic_store_n(&run.test, NULL, __ATOMIC_RELEASE);  /* no watchdog */
     ktap("    # cleanup: %s on vCPU%u after %lu ms; the run ends here\n",
          what, cpu, (unsigned long)(CLEANUP_BOUND_NS / NSEC_PER_MSEC));
-    hang_report();
-    ktap("    not ok %u %s # cleanup stuck\n", run.case_no, t->name);
-    ktap("not ok %u %s # run aborted: cleanup stuck\n", run.suite_no + 1,
-         t->suite);
-    run.failed_count++;
-    verdict_exit(finish());
+    end_run(t, "cleanup stuck", "run aborted: cleanup stuck");
 }
 
 /* irqs whose handler data is in the dead frames of the case: an event

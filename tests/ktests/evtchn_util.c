@@ -45,7 +45,12 @@ void loopback_close(struct loopback *lo)
 
 bool wait_count(int *v, int n)
 {
-    uint64_t until = time_now_ns() + WAIT_NS;
+    return wait_count_ns(v, n, WAIT_NS);
+}
+
+bool wait_count_ns(const int *v, int n, uint64_t timeout_ns)
+{
+    uint64_t until = time_now_ns() + timeout_ns;
 
     while (__atomic_load_n(v, __ATOMIC_ACQUIRE) < n) {
         if (time_now_ns() > until)

@@ -25,6 +25,8 @@ void loopback_close(struct loopback *lo);
 /* Bounded waits (1 s): true when the condition held in time. */
 bool wait_hits(struct counter *c, int n);
 bool wait_count(int *v, int n);
+/* The same with the caller's bound. */
+bool wait_count_ns(const int *v, int n, uint64_t timeout_ns);
 bool wait_flag(int *flag);
 
 /* A handler counting into the struct counter it is given. */

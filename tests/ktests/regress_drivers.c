@@ -26,21 +26,11 @@
 #include <xenith/xencons.h>
 #include <xenith/xenstore.h>
 
+#include "evtchn_util.h"
+
 #define HOLD_NS         test_bound_ns(NSEC_PER_SEC)
 #define WINDOW_MS       100
 #define SETTLE_NS       (2 * NSEC_PER_SEC)
-
-static bool wait_int(const int *v, int n, uint64_t timeout_ns)
-{
-    uint64_t until = time_now_ns() + timeout_ns;
-
-    while (__atomic_load_n(v, __ATOMIC_ACQUIRE) < n) {
-        if (time_now_ns() > until)
-            return false;
-        cpu_relax();
-    }
-    return true;
-}
 
 /* ---- 3: a watch deferred by the runner is run by another vCPU --------- */
 
@@ -156,7 +146,7 @@ static void stage_set(struct stage *st)
         n += st->queued[cpu];
     test_defer(stage_undo, st);
     /* Busy before the event: none of them may become the runner. */
-    CHECK(wait_int(&st->started, n, NSEC_PER_SEC));
+    CHECK(wait_count_ns(&st->started, n, NSEC_PER_SEC));
     quiet_cpus(st, true);
 }
 
@@ -223,7 +213,7 @@ static bool scenario_runner_recheck(struct stage *st)
         mdelay(50);                     /* the kicked vCPUs see it busy */
         t0 = time_now_ns();
         inject_release(&inject_xenstore_after_callback);
-        ran = wait_int(&d.calls, 2, DEFERRED_NS);
+        ran = wait_count_ns(&d.calls, 2, DEFERRED_NS);
         if (ran)
             test_diag("(a) deferred by vCPU%d, run by vCPU%u %lu us after "
                       "the runner went on", runner, d.cpu[1],
@@ -275,7 +265,7 @@ static bool scenario_halt_check(struct stage *st)
             inject_release(&inject_xenstore_after_callback);
             mdelay(50);                 /* the runner kicks, and halts */
             inject_release(idle);
-            ran = wait_int(&d.calls, 2, DEFERRED_NS);
+            ran = wait_count_ns(&d.calls, 2, DEFERRED_NS);
             if (!ran)
                 test_diag("(b) vCPU%d took the runner's kick on its way "
                           "to halt and then halted with the watch vCPU%d "
@@ -526,7 +516,7 @@ SELFTEST(regress, grace_under_storm, .min_vcpus = 2)
     s.port = irq_to_port(irq);
     s.until = time_now_ns() + STORM_NS;
     CHECK(evtchn_send(s.port) == 0);
-    if (!wait_int(&s.hits, 200, NSEC_PER_SEC)) {
+    if (!wait_count_ns(&s.hits, 200, NSEC_PER_SEC)) {
         __atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
         mdelay(20);
         unbind(irq);
@@ -540,7 +530,7 @@ SELFTEST(regress, grace_under_storm, .min_vcpus = 2)
     h1 = __atomic_load_n(&s.hits, __ATOMIC_ACQUIRE);
     /* Still storming after the wait: it did not just outlast the storm
      * (vCPU s may be off its pCPU a while on a busy host). */
-    running = wait_int(&s.hits, h1 + 1, NSEC_PER_SEC) &&
+    running = wait_count_ns(&s.hits, h1 + 1, NSEC_PER_SEC) &&
               time_now_ns() < s.until;
     __atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
     /* The storm ends with the event in flight. */
