@@ -5,6 +5,7 @@
  */
 #include <xenith/inject.h>
 #include <xenith/percpu.h>
+#include <xenith/selftest.h>
 #include <xenith/string.h>
 #include <xenith/time.h>
 
@@ -23,12 +24,15 @@ void inject_hit(struct inject_point *ip, long key)
                                      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         return;                         /* another vCPU took it */
     ip->hits++;
+    __atomic_fetch_add(&ip->case_reached, 1, __ATOMIC_RELAXED);
     ip->held_cpu = smp_processor_id();
     __atomic_store_n(&ip->held, 1, __ATOMIC_RELEASE);
-    until = time_now_ns() + HOLD_BOUND_NS;
+    /* Scaled like the cases' own waits, which it must outlast. */
+    until = time_now_ns() + test_bound_ns(HOLD_BOUND_NS);
     while (!__atomic_load_n(&ip->release, __ATOMIC_ACQUIRE)) {
         if (time_now_ns() > until) {
             ip->timed_out = true;
+            __atomic_fetch_add(&ip->case_timeouts, 1, __ATOMIC_RELAXED);
             break;
         }
         cpu_relax();
@@ -44,15 +48,23 @@ bool inject_fire_hit(struct inject_point *ip)
                                      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         return false;
     ip->hits++;
+    __atomic_fetch_add(&ip->case_reached, 1, __ATOMIC_RELAXED);
     return true;
 }
 
 void inject_arm(struct inject_point *ip, long key)
 {
+    ip->case_arms++;
     ip->key = key;
     ip->timed_out = false;
     __atomic_store_n(&ip->release, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&ip->armed, 1, __ATOMIC_RELEASE);
+}
+
+void inject_arm_optional(struct inject_point *ip, long key)
+{
+    ip->case_optional = true;
+    inject_arm(ip, key);
 }
 
 void inject_disarm(struct inject_point *ip)
@@ -118,5 +130,45 @@ unsigned int inject_reset_all(uint64_t timeout_ns, bool *stuck)
             }
             cpu_relax();
         }
+    return n;
+}
+
+void inject_case_begin(void)
+{
+    for (struct inject_point *ip = __inject_points_start;
+         ip < __inject_points_end; ip++) {
+        ip->case_arms = 0;
+        __atomic_store_n(&ip->case_reached, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&ip->case_timeouts, 0, __ATOMIC_RELAXED);
+        ip->case_optional = false;
+    }
+}
+
+/* After inject_reset_all: nothing is armed or held any more, so the
+ * counts are final.  An arm is one window: each must have been reached
+ * (a hold or a fire), and no hold may have ended by its bound. */
+unsigned int inject_case_check(void (*bad)(const struct inject_point *ip,
+                                           const char *why))
+{
+    unsigned int n = 0;
+
+    for (struct inject_point *ip = __inject_points_start;
+         ip < __inject_points_end; ip++) {
+        unsigned int reached = __atomic_load_n(&ip->case_reached,
+                                               __ATOMIC_ACQUIRE);
+
+        if (!ip->case_arms || ip->case_optional)
+            continue;
+        if (reached < ip->case_arms) {
+            bad(ip, "armed but never reached: the window it opens was not "
+                    "tested");
+            n++;
+        }
+        if (__atomic_load_n(&ip->case_timeouts, __ATOMIC_ACQUIRE)) {
+            bad(ip, "held a vCPU until the hold bound let it go, not the "
+                    "case: the window closed on its own");
+            n++;
+        }
+    }
     return n;
 }

@@ -437,6 +437,11 @@ static void reclaim_irqs(void)
     }
 }
 
+static void unreached_point(const struct inject_point *ip, const char *why)
+{
+    test_diag("injection point %s %s", ip->name, why);
+}
+
 static void run_cleanup(void)
 {
     bool stuck;
@@ -456,6 +461,8 @@ static void run_cleanup(void)
                   "vCPU: disarmed and released", n, n == 1 ? "" : "s");
     if (stuck)
         cleanup_stuck("a vCPU still held at an injection point", 0);
+    if (inject_case_check(unreached_point))
+        run.failed = true;
     while (nr_actions) {
         struct action *a = &actions[--nr_actions];
         int rc;
@@ -539,6 +546,7 @@ static enum test_result run_case(const struct selftest *t)
         run.current_may_change_vcpus = t->vcpus_may_change;
         arm_watchdog(t);
         nr_actions = 0;
+        inject_case_begin();
         res = call_case(t);
         /* Nothing between the return and the switch may use the stack.
          * What remains open: an interrupt taken in those few instructions

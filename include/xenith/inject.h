@@ -29,6 +29,10 @@ struct inject_point {
     int release;                /* atomic */
     unsigned int hits;
     bool timed_out;
+    /* Since the runner's inject_case_begin (kernel/selftest.c checks
+     * them after the case): arms, holds and fires, and bound expiries. */
+    unsigned int case_arms, case_reached, case_timeouts;
+    bool case_optional;         /* inject_arm_optional: not checked */
 };
 
 #define DEFINE_INJECT(id, str)                                              \
@@ -58,6 +62,10 @@ static __always_inline bool inject_fire(struct inject_point *ip)
 }
 
 void inject_arm(struct inject_point *ip, long key);
+/* The same, for a case that arms a point its path may legitimately not
+ * reach (it must say why where it calls this): the runner's check that
+ * every armed point was reached skips it for the rest of the case. */
+void inject_arm_optional(struct inject_point *ip, long key);
 void inject_disarm(struct inject_point *ip);
 /* Wait (bounded) until a vCPU is held at ip; true if one is. */
 bool inject_wait_held(struct inject_point *ip, uint64_t timeout_ns);
@@ -65,6 +73,17 @@ void inject_release(struct inject_point *ip);
 /* Disarm every point and release every held vCPU (the self-test
  * runner's cleanup after a case); kernel/inject.c says more. */
 unsigned int inject_reset_all(uint64_t timeout_ns, bool *stuck);
+/*
+ * The self-test runner's rule: a case that armed a point nobody reached,
+ * or whose held vCPU was let go by the hold bound rather than by the
+ * case, did not open the window it was written for, whatever its
+ * CHECKs say.  inject_case_begin() zeroes the counts before a case;
+ * inject_case_check() calls bad(point, why) for each such point after
+ * it, and returns how many there were.
+ */
+void inject_case_begin(void);
+unsigned int inject_case_check(void (*bad)(const struct inject_point *ip,
+                                           const char *why));
 /* Look a point up by name (command line, tests). */
 struct inject_point *inject_find(const char *name);
 

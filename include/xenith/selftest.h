@@ -93,7 +93,10 @@ bool test_pick_cpus(unsigned int n, unsigned int *out);
  * it on a stack of its own, so the case's frame is still intact while
  * work and calls that point into it are taken back or waited for.  In
  * this order, after every case:
- *  1. every injection point is disarmed, every held vCPU released;
+ *  1. every injection point is disarmed, every held vCPU released; a
+ *     point the case armed that no vCPU reached, or whose hold ended by
+ *     its bound instead of by the case, fails it (an untested window;
+ *     inject_arm_optional for a point the path may rightly miss);
  *  2. the case's list, last added first: test_defer(fn, arg) actions,
  *     and the work and calls queued with test_work_queue/test_call_async
  *     (not started: taken back; running: waited for, bounded);
