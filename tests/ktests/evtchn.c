@@ -199,10 +199,15 @@ SELFTEST(evtchn, loopback_notify)
     return TEST_RESULT();
 }
 
-/* A handler that stays in until told (bounded), to be unbound under. */
+/* A handler that stays in until told (bounded), to be unbound under.
+ * magic stands for the record its owner frees once unbind returns: the
+ * test clears it then, and a handler still running sees it gone. */
+#define SLOW_MAGIC 0x5107u
+
 struct slow {
     int entered, left, release;         /* atomics */
-    uint32_t magic;
+    uint32_t magic;                     /* atomic */
+    int saw_stale;                      /* atomic */
 };
 
 static void slow_handler(int irq, void *data)
@@ -214,8 +219,8 @@ static void slow_handler(int irq, void *data)
     while (!__atomic_load_n(&s->release, __ATOMIC_ACQUIRE) &&
            time_now_ns() < until)
         cpu_relax();
-    if (s->magic != 0x5107)
-        s->magic = 0xbad;               /* saw a record that went stale */
+    if (__atomic_load_n(&s->magic, __ATOMIC_ACQUIRE) != SLOW_MAGIC)
+        __atomic_store_n(&s->saw_stale, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&s->left, 1, __ATOMIC_RELEASE);
 }
 
@@ -227,7 +232,7 @@ static void release_later(struct timer *t)
 /* unbind() waits for a handler running on another vCPU. */
 SELFTEST(evtchn, unbind_drains_handler, .min_vcpus = 2)
 {
-    struct slow s = { .magic = 0x5107 };
+    struct slow s = { .magic = SLOW_MAGIC };
     struct counter unused = { 0 };
     struct timer t = { .fn = release_later, .data = &s };
     struct loopback lo;
@@ -243,8 +248,18 @@ SELFTEST(evtchn, unbind_drains_handler, .min_vcpus = 2)
     timer_arm(&t, 100 * NSEC_PER_MSEC);
     unbind(lo.irq_a);
     lo.irq_a = -1;
+    /* What the owner does once unbind returns: free the record. */
+    __atomic_store_n(&s.magic, 0, __ATOMIC_RELEASE);
+    if (!__atomic_load_n(&s.left, __ATOMIC_ACQUIRE))
+        test_diag("unbind returned while the handler on vCPU%u was still "
+                  "running", cpu);
     CHECK(__atomic_load_n(&s.left, __ATOMIC_ACQUIRE));
-    CHECK(s.magic == 0x5107);
+    /* A handler unbind left behind goes on, onto the freed record. */
+    CHECK(wait_flag(&s.left));
+    if (__atomic_load_n(&s.saw_stale, __ATOMIC_ACQUIRE))
+        test_diag("the handler on vCPU%u read its record after unbind had "
+                  "returned and the record was freed", cpu);
+    CHECK(!__atomic_load_n(&s.saw_stale, __ATOMIC_ACQUIRE));
     timer_cancel(&t);
     loopback_close(&lo);
     return TEST_RESULT();
@@ -467,17 +482,38 @@ SELFTEST(evtchn, no_double_handling, .min_vcpus = 3)
     struct once_slow s = { 0 };
     struct counter cb = { 0 };
     struct loopback lo;
+    struct irq_desc *d;
     unsigned int cpu[2];
+    uint64_t until;
+    bool replay;
+    int second;
 
     PICK_CPUS(2, cpu);
     REQUIRE(loopback_open(&lo, once_slow_handler, &s, count_handler, &cb) == 0);
+    d = irq_to_desc(lo.irq_a);
     CHECK(irq_set_affinity(lo.irq_a, cpu[0]) == 0);
     CHECK(evtchn_send(lo.port_b) == 0);
     CHECK(wait_flag(&s.hits));
     CHECK(irq_set_affinity(lo.irq_a, cpu[1]) == 0);     /* moved while running */
     CHECK(evtchn_send(lo.port_b) == 0);         /* fires on cpu[1] */
-    mdelay(50);
-    CHECK(__atomic_load_n(&s.hits, __ATOMIC_ACQUIRE) == 1);
+    /* cpu[1] takes the event while the first run goes on: it must mark
+     * it for replay (IRQS_PENDING), not run the handler.  Wait for
+     * either outcome, not for a time. */
+    until = time_now_ns() + test_bound_ns(NSEC_PER_SEC);
+    while (!(__atomic_load_n(&d->status, __ATOMIC_ACQUIRE) & IRQS_PENDING) &&
+           __atomic_load_n(&s.hits, __ATOMIC_ACQUIRE) < 2 &&
+           time_now_ns() < until)
+        cpu_relax();
+    replay = __atomic_load_n(&d->status, __ATOMIC_ACQUIRE) & IRQS_PENDING;
+    second = __atomic_load_n(&s.hits, __ATOMIC_ACQUIRE);
+    if (second != 1 || !replay)
+        test_diag("the second event on vCPU%u: %s while the first run on "
+                  "vCPU%u was still in the handler", cpu[1],
+                  second > 1 ? "ran the handler again" :
+                               "was neither run nor marked for replay",
+                  cpu[0]);
+    CHECK(second == 1);
+    CHECK(replay);
     __atomic_store_n(&s.release, 1, __ATOMIC_RELEASE);
     CHECK(wait_count(&s.done, 2));
     CHECK(s.hits == 2);

@@ -86,21 +86,47 @@ SELFTEST(time, rate)
     return TEST_RESULT();
 }
 
-/* Delays measured with the TSC, not with the clock they spin on. */
+/*
+ * Delays measured with the TSC, not with the clock they spin on.  A
+ * delay may run long (the vCPU preempted inside it) but never short; a
+ * broken one (a wrong unit, a clock read wrong) is off by a factor on
+ * every try.  So: never below 98%, and at least one of 3 tries within
+ * ten times the asked delay (scaled for load like every bound), which a
+ * preempted vCPU does not exceed three times over and a unit mistake
+ * (x1000) exceeds always.
+ */
+static bool delay_ok(uint32_t khz, const char *what, uint64_t want_ns,
+                     void (*delay)(uint64_t), uint64_t arg)
+{
+    uint64_t hi = test_bound_ns(10 * want_ns), ns = 0;
+
+    for (int try = 0; try < 3; try++) {
+        uint64_t c0 = rdtsc_ordered();
+
+        delay(arg);
+        ns = tsc_to_ns(rdtsc_ordered() - c0, khz);
+        if (ns < want_ns * 98 / 100) {
+            test_diag("%s ran %lu us by the TSC: shorter than asked",
+                      what, (unsigned long)(ns / NSEC_PER_USEC));
+            return false;
+        }
+        if (ns <= hi)
+            return true;
+    }
+    test_diag("%s ran %lu us by the TSC on the last of 3 tries, each over "
+              "%lu us (10x the delay): a broken delay", what,
+              (unsigned long)(ns / NSEC_PER_USEC),
+              (unsigned long)(hi / NSEC_PER_USEC));
+    return false;
+}
+
 SELFTEST(time, delay)
 {
     uint32_t khz = xen_tsc_khz();
-    uint64_t c0, ns;
 
     if (!khz)
         SKIP("Xen reports no TSC frequency");
-    c0 = rdtsc_ordered();
-    udelay(10000);
-    ns = tsc_to_ns(rdtsc_ordered() - c0, khz);
-    CHECK(ns >= 10 * NSEC_PER_MSEC * 98 / 100);
-    c0 = rdtsc_ordered();
-    mdelay(20);
-    ns = tsc_to_ns(rdtsc_ordered() - c0, khz);
-    CHECK(ns >= 20 * NSEC_PER_MSEC * 98 / 100);
+    CHECK(delay_ok(khz, "udelay(10000)", 10 * NSEC_PER_MSEC, udelay, 10000));
+    CHECK(delay_ok(khz, "mdelay(20)", 20 * NSEC_PER_MSEC, mdelay, 20));
     return TEST_RESULT();
 }

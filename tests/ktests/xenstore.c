@@ -23,18 +23,42 @@ DECLARE_INJECT(xenstore_bad_rsp_prod);
     SKIP("no xenstore (a dom0 started by Xen alone has none)"); } while (0)
 #define BASE "data/xenith-test"
 
+/* Nothing at or past v[from] was written since it was filled with 0x5a. */
+static bool untouched_from(const char *v, size_t from, size_t size)
+{
+    for (size_t i = from; i < size; i++)
+        if (v[i] != 0x5a)
+            return false;
+    return true;
+}
+
 SELFTEST(xenstore, read_write)
 {
     char v[64];
+    long n;
 
     NEED_STORE();
     CHECK(xs_write(0, BASE "/a", "hello") == 0);
     CHECK(xs_read(0, BASE "/a", v, sizeof(v)) == 5 && !strcmp(v, "hello"));
+    /* A buffer exactly big enough: the value and its NUL. */
+    memset(v, 0x5a, sizeof(v));
+    CHECK(xs_read(0, BASE "/a", v, 6) == 5 && !strcmp(v, "hello"));
+    CHECK(untouched_from(v, 6, sizeof(v)));
+    /* One byte short: -E2BIG (xenstore.h: the length or -errno; a cut
+     * value is not a value), and nothing written past the buffer. */
+    memset(v, 0x5a, sizeof(v));
+    n = xs_read(0, BASE "/a", v, 5);
+    if (n != -XEN_E2BIG)
+        test_diag("reading 5 bytes of value into a 5-byte buffer gave %ld, "
+                  "not -E2BIG (%d)", n, -XEN_E2BIG);
+    CHECK(n == -XEN_E2BIG);
+    CHECK(untouched_from(v, 5, sizeof(v)));
+    memset(v, 0x5a, sizeof(v));
+    CHECK(xs_read(0, BASE "/a", v, 3) == -XEN_E2BIG);
+    CHECK(untouched_from(v, 3, sizeof(v)));
     CHECK(xs_write(0, BASE "/a", "") == 0);
     CHECK(xs_read(0, BASE "/a", v, sizeof(v)) == 0 && v[0] == '\0');
     CHECK(xs_read(0, BASE "/nonexistent", v, sizeof(v)) == -XEN_ENOENT);
-    CHECK(xs_read(0, BASE "/a", v, 3) == -XEN_E2BIG ||
-          xs_read(0, BASE "/a", v, 3) >= 0);   /* short buffer: no overrun */
     CHECK(xs_rm(0, BASE) == 0);
     CHECK(xs_read(0, BASE "/a", v, sizeof(v)) == -XEN_ENOENT);
     return TEST_RESULT();
