@@ -36,6 +36,11 @@ void count_handler_util(int irq, void *data);
  * those from an HVM-type domain): the first free one from 16 on.  The
  * irq, or the -errno that stopped the search. */
 int bind_unrouted_pirq(const struct evt_action *a, unsigned int *pirq);
+/* The same for a case that tests a PIRQ path (what names it): failing
+ * as dom0 fails the case; as a domU it prints why the path is not
+ * tested.  Callers go on only with an irq >= 0. */
+int bind_test_pirq(const struct evt_action *a, unsigned int *pirq,
+                   const char *what);
 
 /* cpu_work body: unbind(*(int *)arg). */
 void unbind_irq_work(void *arg);
