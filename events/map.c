@@ -47,6 +47,9 @@ static int *row_get(unsigned int r)
     for (unsigned int i = 0; i < ROW_INTS; i++)
         row[i] = -1;
     inject(&inject_map_row_alloc, r);   /* the window two writers race in */
+#ifdef SCENARIO_5_ROW_INSTALLED_BLINDLY
+    expected = __atomic_load_n(&rows[r], __ATOMIC_ACQUIRE);  /* a blind store */
+#endif
     if (__atomic_compare_exchange_n(&rows[r], &expected, row, false,
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         __atomic_fetch_add(&nr_row_pages, 1, __ATOMIC_RELAXED);

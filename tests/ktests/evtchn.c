@@ -300,6 +300,11 @@ SELFTEST(evtchn, row_race, .min_vcpus = 2)
     inject_release(&inject_map_row_alloc);
     CHECK(smp_work_wait(&w, test_bound_ns(NSEC_PER_SEC)));
     CHECK(first.rc == 0 && second.rc == 0);
+    if (evtchn_to_irq(second.port) != second.irq)
+        test_diag("port %u's mapping to %d, made by vCPU0 in the new row "
+                  "while vCPU%u held its own row for it, was lost: now %d "
+                  "(scenario 5: the later row replaced the installed one)",
+                  second.port, second.irq, cpu, evtchn_to_irq(second.port));
     CHECK(evtchn_to_irq(first.port) == first.irq);
     CHECK(evtchn_to_irq(second.port) == second.irq);
     evtchn_map_clear(first.port);
