@@ -305,7 +305,9 @@ void unbind(int irq)
     /* 3. An upcall on another vCPU may have looked the irq up before the
      *    clear; free only once every vCPU has left its upcall loop. */
     inject(&inject_unbind_before_free, port);
+#ifndef SCENARIO_12_FREE_NOT_DEFERRED
     grace_wait();
+#endif
     irq_free(irq);
     kfree(info);
 }

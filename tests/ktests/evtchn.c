@@ -418,14 +418,26 @@ SELFTEST(evtchn, fair_scan, .min_vcpus = 2, .timeout_ms = 20000)
     return TEST_RESULT();
 }
 
-/* Scenario 12: an upcall on vCPU h has looked the irq up when vCPU u
- * unbinds it; the descriptor is freed only after h's loop ends. */
+/*
+ * Scenario 12: an upcall on vCPU h has looked the irq up (held at
+ * upcall.after_lookup, the descriptor in hand) when vCPU u unbinds it.
+ * u clears the mapping, closes the port and reaches its free step
+ * (unbind.before_free, passed through); the free must then wait until
+ * h's loop has moved on: the descriptor outlives h's use of it.
+ * (The console-lock half of the scenario, an upcall taken while holding
+ * the console lock, cannot arise here: drivers/console.c takes it with
+ * interrupts off, and nothing waits for a grace period under it.)
+ */
+DECLARE_INJECT(unbind_before_free);
+
 SELFTEST(evtchn, deferred_free, .min_vcpus = 3)
 {
     struct counter ca = { 0 }, cb = { 0 };
     struct loopback lo;
     struct cpu_work w;
     unsigned int cpu[2];                /* h: holds the irq; u: unbinds */
+    bool freed_early = false;
+    uint64_t until;
     int irq;
 
     PICK_CPUS(2, cpu);
@@ -440,11 +452,27 @@ SELFTEST(evtchn, deferred_free, .min_vcpus = 3)
         loopback_close(&lo);
         return TEST_FAIL;
     }
+    inject_arm(&inject_unbind_before_free, lo.port_a);
     REQUIRE(test_work_queue(cpu[1], &w, unbind_irq_work, &lo.irq_a) == 0);
-    mdelay(100);
-    /* h still holds the descriptor it looked up: not freed yet. */
-    CHECK(!smp_work_done(&w));
-    CHECK(irq_to_desc(irq) != NULL);
+    if (!inject_wait_held(&inject_unbind_before_free,
+                          test_bound_ns(NSEC_PER_SEC))) {
+        inject_disarm(&inject_unbind_before_free);
+        test_diag("the unbind on vCPU%u never reached unbind.before_free",
+                  cpu[1]);
+        test_fail_at(__FILE__, __LINE__, "unbind.before_free reached");
+    }
+    inject_release(&inject_unbind_before_free);
+    /* u is past the clear and the close, at the free: h still holds the
+     * descriptor it looked up, so the free must not happen.  A free that
+     * does not wait for h happens in this time. */
+    until = time_now_ns() + 100 * NSEC_PER_MSEC;
+    while (!freed_early && time_now_ns() < until)
+        freed_early = irq_to_desc(irq) == NULL || smp_work_done(&w);
+    if (freed_early)
+        test_diag("irq %d was freed while vCPU%u's upcall still held its "
+                  "descriptor (scenario 12: the free was not deferred past "
+                  "its loop)", irq, cpu[0]);
+    CHECK(!freed_early);
     inject_release(&inject_upcall_after_lookup);
     CHECK(smp_work_wait(&w, test_bound_ns(2 * NSEC_PER_SEC)));
     CHECK(irq_to_desc(irq) == NULL);
