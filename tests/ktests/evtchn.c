@@ -296,15 +296,23 @@ SELFTEST(evtchn, row_race, .min_vcpus = 2)
     return TEST_RESULT();
 }
 
-/* Scenario 14: unmasking a pending port bound to another vCPU from here
- * must make Xen deliver it there. */
+/*
+ * Scenario 14: unmasking a pending port bound to another vCPU from here
+ * must make Xen deliver it there.  Clearing the mask bit alone tells
+ * nobody: the port then sits pending and unmasked with no upcall raised,
+ * and only the target's next scan of that word finds it.  Its 100 ms
+ * tick would do that scan, so the tick is silenced: an upcall on the
+ * target can then only be Xen's answer to the unmask.
+ */
 SELFTEST(evtchn, remote_unmask, .min_vcpus = 2)
 {
     struct counter ca = { 0 }, cb = { 0 };
     struct loopback lo;
     unsigned int cpu;
+    uint64_t ticks;
 
     PICK_CPUS(1, &cpu);
+    REQUIRE(quiet_tick_for_case(cpu) == 0);
     REQUIRE(loopback_open(&lo, count_handler, &ca, count_handler, &cb) == 0);
     CHECK(irq_set_affinity(lo.irq_a, cpu) == 0);
     disable_irq(lo.irq_a);
@@ -312,9 +320,22 @@ SELFTEST(evtchn, remote_unmask, .min_vcpus = 2)
     mdelay(20);
     CHECK(evtchn_port_pending(lo.port_a));
     CHECK(__atomic_load_n(&ca.hits, __ATOMIC_ACQUIRE) == 0);
+    ticks = timer_ticks(cpu);
     enable_irq(lo.irq_a);                       /* from vCPU0 */
-    CHECK(wait_hits(&ca, 1));
+    if (!wait_hits(&ca, 1))
+        test_diag("remote unmask lost the event: vCPU%u never got port %u "
+                  "after vCPU%u unmasked it (pending %d, masked %d): Xen "
+                  "was not asked to deliver it", cpu, lo.port_a,
+                  smp_processor_id(), evtchn_port_pending(lo.port_a),
+                  evtchn_port_masked(lo.port_a));
+    CHECK(__atomic_load_n(&ca.hits, __ATOMIC_ACQUIRE) == 1);
     CHECK(ca.last_cpu == cpu);
+    if (timer_ticks(cpu) != ticks) {
+        /* Then the delivery proves nothing: the tick may have found it. */
+        test_diag("vCPU%u ticked %lu times while its tick was silenced",
+                  cpu, (unsigned long)(timer_ticks(cpu) - ticks));
+        CHECK(timer_ticks(cpu) == ticks);
+    }
     loopback_close(&lo);
     return TEST_RESULT();
 }
