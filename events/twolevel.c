@@ -177,7 +177,15 @@ void evtchn_2l_handle_events(unsigned int cpu)
     unsigned int word = pc->scan_word, bit = pc->scan_bit, budget;
     uint64_t sel;
 
+#ifdef SCENARIO_16_TIMER_NOT_FIRST
+    /* Mutant: the timer waits for its turn in the scan like any port. */
+    (void)handle_timer_first;
+#else
     handle_timer_first(pc);
+#endif
+#ifdef SCENARIO_16_SCAN_FROM_ZERO
+    word = bit = 0;                     /* Mutant: each pass from port 0. */
+#endif
     sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
     for (budget = EVENTS_PER_PASS; sel; ) {
         uint64_t from = sel & (~0ull << word), bits;
