@@ -17,7 +17,9 @@
 #include <xenith/inject.h>
 #include <xenith/panic.h>
 #include <xenith/printk.h>
+#ifdef SCENARIO_13_MOVE_UNMASK_NO_REPLAY
 #include <xenith/xen.h>
+#endif
 
 /* Holding info->lock in the EOI path: regress.affinity_no_inversion. */
 DEFINE_INJECT(eoi_info_locked, "eoi.info_locked");
