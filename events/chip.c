@@ -17,9 +17,14 @@
 #include <xenith/inject.h>
 #include <xenith/panic.h>
 #include <xenith/printk.h>
+#ifdef SCENARIO_13_MOVE_UNMASK_NO_REPLAY
+#include <xenith/xen.h>
+#endif
 
 /* Holding info->lock in the EOI path: regress.affinity_no_inversion. */
 DEFINE_INJECT(eoi_info_locked, "eoi.info_locked");
+/* A move re-targeted, still masked: evtchn.no_double_handling. */
+DEFINE_INJECT(affinity_moved, "affinity.moved");
 unsigned int evtchn_misrouted;
 
 void info_mask(struct irq_info *info, unsigned int reason)
@@ -39,6 +44,16 @@ void info_unmask(struct irq_info *info, unsigned int reason)
     evtchn_port_t port = info_port(info);
 
     info->mask_reasons &= ~reason;
+#ifdef SCENARIO_13_MOVE_UNMASK_NO_REPLAY
+    /* Mutant: a move lifts the mask it set itself by clearing the bit, as
+     * if nothing could have come meanwhile; an event that fired during
+     * the move stays pending and its new vCPU is never told. */
+    if (!info->mask_reasons && port && reason == MASK_TEMPORARY) {
+        __atomic_fetch_and((uint64_t *)&shared_info->evtchn_mask[port / 64],
+                           ~(1ull << (port % 64)), __ATOMIC_SEQ_CST);
+        port = 0;
+    }
+#endif
     if (!info->mask_reasons && port)
         evtchn_2l_unmask(port);
     spin_unlock_irqrestore(&info->lock, f);
@@ -188,6 +203,8 @@ static int chip_set_affinity(struct irq_desc *d, unsigned int cpu)
     if (!rc) {
         evtchn_2l_bind_to_cpu(b.port, cpu);
         __atomic_store_n(&d->target_cpu, cpu, __ATOMIC_RELEASE);
+        /* Xen now raises it on cpu, but sees it masked. */
+        inject(&inject_affinity_moved, b.port);
     }
     info_unmask(info, MASK_TEMPORARY);
     return rc;

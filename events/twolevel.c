@@ -15,6 +15,7 @@
 #include <xenith/hypercall.h>
 #include <xenith/panic.h>
 #include <xenith/percpu.h>
+#include <xenith/smp.h>
 #include <xenith/xen.h>
 
 #define WORD_BITS       64u
@@ -105,6 +106,14 @@ void evtchn_2l_unmask(evtchn_port_t port)
     struct evtchn_unmask u = { .port = port };
     long rc;
 
+#ifdef SCENARIO_14_REMOTE_UNMASK_LOCAL_ONLY
+    /* Mutant: another vCPU's port is unmasked by clearing its bit here,
+     * as if our own scan would find it; the target is never told. */
+    if (!evtchn_2l_owned_by(port, smp_processor_id())) {
+        bit_clear(mask_word(w), b);
+        return;
+    }
+#endif
     if (!evtchn_2l_is_pending(port)) {
         bit_clear(mask_word(w), b);
         if (!evtchn_2l_is_pending(port))
@@ -168,7 +177,15 @@ void evtchn_2l_handle_events(unsigned int cpu)
     unsigned int word = pc->scan_word, bit = pc->scan_bit, budget;
     uint64_t sel;
 
+#ifdef SCENARIO_16_TIMER_NOT_FIRST
+    /* Mutant: the timer waits for its turn in the scan like any port. */
+    (void)handle_timer_first;
+#else
     handle_timer_first(pc);
+#endif
+#ifdef SCENARIO_16_SCAN_FROM_ZERO
+    word = bit = 0;                     /* Mutant: each pass from port 0. */
+#endif
     sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
     for (budget = EVENTS_PER_PASS; sel; ) {
         uint64_t from = sel & (~0ull << word), bits;

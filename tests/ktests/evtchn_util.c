@@ -2,7 +2,9 @@
 #include "evtchn_util.h"
 #include <xenith/selftest.h>
 #include <xenith/percpu.h>
+#include <xenith/smp.h>
 #include <xenith/time.h>
+#include <xenith/timer.h>
 #include <xenith/x86.h>
 #include <xenith/xen.h>
 #include <xen/errno.h>
@@ -77,6 +79,25 @@ void count_handler_util(int irq, void *data)
 
     c->last_cpu = smp_processor_id();
     __atomic_fetch_add(&c->hits, 1, __ATOMIC_RELEASE);
+}
+
+static void tick_set(void *quiet)
+{
+    timer_quiet_self(quiet != NULL);
+}
+
+static void tick_restore(void *cpu)
+{
+    (void)smp_call_on((unsigned int)(uintptr_t)cpu, tick_set, NULL, true);
+}
+
+int quiet_tick_for_case(unsigned int cpu)
+{
+    int rc = smp_call_on(cpu, tick_set, (void *)1, true);
+
+    if (!rc)
+        test_defer(tick_restore, (void *)(uintptr_t)cpu);
+    return rc;
 }
 
 void unbind_irq_work(void *arg)

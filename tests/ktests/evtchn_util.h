@@ -42,6 +42,16 @@ int bind_unrouted_pirq(const struct evt_action *a, unsigned int *pirq);
 int bind_test_pirq(const struct evt_action *a, unsigned int *pirq,
                    const char *what);
 
+/*
+ * Stop cpu's 100 ms housekeeping tick for the rest of the case; the
+ * case's cleanup restarts it however the case ends.  Each tick's upcall
+ * rescans the words its timer port shares with other ports, so it finds
+ * a port left pending and unmasked with no upcall raised: where the
+ * property is "Xen is told, the vCPU wakes", a tick on the target would
+ * hide a lost wake-up behind a delay.  0, or smp_call_on's error.
+ */
+int quiet_tick_for_case(unsigned int cpu);
+
 /* cpu_work body: unbind(*(int *)arg). */
 void unbind_irq_work(void *arg);
 
