@@ -205,7 +205,11 @@ static void pv_wait(spinlock_t *l, uint16_t ticket, evtchn_port_t kick)
     for (bool woken = false, timed_out = false;; woken = true) {
         bool kicked = evtchn_port_clear_pending(kick);
 
+#ifdef SCENARIO_8_NO_RECHECK_AFTER_PUBLISH
+        if (woken && served(l, ticket)) {
+#else
         if (served(l, ticket)) {
+#endif
             if (timed_out && !kicked && !kick_comes(kick))
                 pc->pv_lost_kicks++;
             break;
@@ -226,7 +230,9 @@ static void pv_wait(spinlock_t *l, uint16_t ticket, evtchn_port_t kick)
          * named our lock meanwhile, and we cleared its kicker). */
         __atomic_store_n(&pc->wait_want, prev_want, __ATOMIC_RELAXED);
         __atomic_store_n(&pc->wait_lock, prev, __ATOMIC_RELEASE);
+#ifndef SCENARIO_7_KICKER_LEFT_CLEAR
         evtchn_port_set_pending(kick);
+#endif
     } else {
         __atomic_store_n(&pc->wait_lock, NULL, __ATOMIC_RELEASE);
         cpumask_clear_atomic(&pv_waiting, pc->cpu_id);
