@@ -68,6 +68,10 @@ bool pvlock_enabled = true;
 DEFINE_INJECT(pvlock_before_check, "pvlock.before_check");
 /* Between the re-check and the poll (scenario 7's window). */
 DEFINE_INJECT(pvlock_before_poll, "pvlock.before_poll");
+/* An unlock chose to kick a vCPU and has not read its kicker yet: the
+ * vCPU may go down and DEAD clear its kicker here (scenario 17's window).
+ * Keyed by the vCPU to be kicked. */
+DEFINE_INJECT(pvlock_before_kick, "pvlock.before_kick");
 
 /*
  * Why the poll has a time-out (issue 12, race 7).  Nothing but a kick ends
@@ -328,8 +332,10 @@ static void kick_queue(struct kick_batch *b, struct percpu *pc, bool next)
 {
     evtchn_port_t port = __atomic_load_n(&pc->kicker_port, __ATOMIC_ACQUIRE);
 
+#ifndef SCENARIO_17_DEAD_KICKER_NOT_SKIPPED
     if (!port)
         return;
+#endif
     if (evtchn_port_pending(port)) {
         this_cpu()->pv_kicks_skipped++;
         return;
@@ -404,6 +410,7 @@ void spin_unlock_kick(spinlock_t *l)
 
             if (!kick_wanted(pc, l, next))
                 continue;
+            inject(&inject_pvlock_before_kick, (long)pc->cpu_id);
             kick_queue(&b, pc, __atomic_load_n(&pc->wait_want,
                                                __ATOMIC_RELAXED) == next);
 #ifdef BUG_C_KICK_FIRST_WAITER_ONLY

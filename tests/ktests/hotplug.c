@@ -143,19 +143,181 @@ SELFTEST(hotplug, per_vcpu_irqs_rebound, .min_vcpus = 2)
 }
 
 /*
- * Scenario 17.  First: a vCPU being offlined is asleep in a lock's slow
- * path; the offline waits for it (its die request runs from its idle
- * loop), the unlock kicks it, and both finish.  Then: vCPU k is taken
- * down and up again and again while two other vCPUs hand a lock to and
- * fro through the slow path, and k contends too while it is up.  No kick
- * may go to a closed port (a send that fails is counted).
+ * Scenario 17, in three parts.
+ *
+ * One: a vCPU being offlined is asleep in a lock's slow path; the
+ * offline waits for it (its die request runs from its idle loop), the
+ * unlock kicks it, and both finish.  The waiter sleeps with its tick
+ * quiet: any event ends a poll, and its tick would have woken it within
+ * 100 ms, kicked or not.  The unlock must have chosen to kick it, and no
+ * kick may have been lost (a poll that ran out its bound on a lock
+ * already the waiter's).
+ *
+ * Two, the window: an unlock on vCPU c has chosen to kick vCPU k and
+ * not yet read k's kicker (held at pvlock.before_kick) when k goes down.
+ * DEAD clears k's kicker and must wait for that unlock before it closes
+ * the port; the unlock, released, must then skip k (dead: no kicker) and
+ * send nothing, to an open port or a closed one.  vCPU0 runs cpu_down
+ * itself, so a timer on vCPU0 watches DEAD and releases the unlock.
+ *
+ * Three: vCPU k is taken down and up again and again while two other
+ * vCPUs hand a lock to and fro through the slow path, and k contends too
+ * while it is up.  No kick may go to a closed port (a send that fails is
+ * counted).
  */
 static spinlock_t dead_l = SPINLOCK_INIT;
 
 static void lock_once_work(void *arg)
 {
+    timer_quiet_self(true);
     spin_lock(&dead_l);
     spin_unlock(&dead_l);
+    timer_quiet_self(false);
+}
+
+DECLARE_INJECT(pvlock_before_kick);
+
+struct kick_window {
+    unsigned int k;
+    evtchn_port_t port;         /* k's kicker before it went down */
+    int holding, go;            /* atomic: the unlocker's steps */
+    struct timer watch;
+    struct cpu_work wc, wk;     /* here, not in a frame the case leaves */
+    uint64_t until, dead_at;
+    /* The watch's verdict (atomic): 0 still watching; 1 DEAD cleared the
+     * kicker and kept the port open while the unlock was held; 2 the
+     * kicker was closed, or k went offline, with the unlock still held;
+     * 3 k never got that far in time. */
+    int verdict;
+};
+
+static struct kick_window kw;
+
+#define WATCH_EVERY_NS (5 * NSEC_PER_MSEC)
+/* DEAD must still be waiting this long after it cleared the kicker. */
+#define WATCH_HOLD_NS (50 * NSEC_PER_MSEC)
+
+static bool kicker_open(evtchn_port_t port)
+{
+    struct evtchn_status st;
+
+    return evtchn_port_status(port, &st) == 0 &&
+           st.status == EVTCHNSTAT_ipi;
+}
+
+/* Timer on vCPU0, while vCPU0 is in cpu_down(k). */
+static void window_watch(struct timer *t)
+{
+    struct kick_window *w = t->data;
+    enum cpu_state st = cpu_state(w->k);
+    uint64_t now = time_now_ns();
+    int verdict = 0;
+
+    if (st == CPU_DEAD && !__atomic_load_n(&percpu_area[w->k].kicker_port,
+                                           __ATOMIC_ACQUIRE)) {
+        if (!kicker_open(w->port))
+            verdict = 2;
+        else if (!w->dead_at)
+            w->dead_at = now;
+        else if (now - w->dead_at >= WATCH_HOLD_NS)
+            verdict = 1;
+    } else if (st == CPU_OFFLINE || st == CPU_ONLINE) {
+        verdict = 2;                    /* cpu_down ran to the end */
+    } else if (now > w->until) {
+        verdict = 3;
+    }
+    if (!verdict) {
+        timer_arm(t, WATCH_EVERY_NS);
+        return;
+    }
+    __atomic_store_n(&w->verdict, verdict, __ATOMIC_RELEASE);
+    inject_release(&inject_pvlock_before_kick);
+}
+
+static void cancel_watch(void *arg)
+{
+    (void)timer_cancel(&kw.watch);
+}
+
+/* On c: hold dead_l until told, then release it (the kick loop stops at
+ * the point on its way to k). */
+static void hold_unlock_work(void *arg)
+{
+    struct kick_window *w = arg;
+    uint64_t until = time_now_ns() + test_bound_ns(5 * NSEC_PER_SEC);
+
+    spin_lock(&dead_l);
+    __atomic_store_n(&w->holding, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&w->go, __ATOMIC_ACQUIRE) && time_now_ns() < until)
+        cpu_relax();
+    spin_unlock(&dead_l);
+}
+
+/* Part two; c and k online, k's kicker bound, dead_l free. */
+static void kick_window(unsigned int c, unsigned int k)
+{
+    struct cpu_work *wc = &kw.wc, *wk = &kw.wk;
+    uint64_t sent, errs;
+    int rc;
+
+    kw = (struct kick_window){ .k = k };
+    if (test_work_queue(c, wc, hold_unlock_work, &kw)) {
+        test_fail_at(__FILE__, __LINE__, "test_work_queue(c) failed");
+        return;
+    }
+    if (!wait_flag(&kw.holding)) {
+        test_fail_at(__FILE__, __LINE__, "vCPU c never took the lock");
+        return;
+    }
+    CHECK(test_work_queue(k, wk, lock_once_work, NULL) == 0);
+    CHECK(wait_until_waiting(k, &dead_l, test_bound_ns(NSEC_PER_SEC)));
+    kw.port = __atomic_load_n(&percpu_area[k].kicker_port, __ATOMIC_ACQUIRE);
+    sent = percpu_area[c].pv_kicks_sent;
+    errs = spin_kick_errors();
+    inject_arm(&inject_pvlock_before_kick, k);
+    __atomic_store_n(&kw.go, 1, __ATOMIC_RELEASE);
+    if (!inject_wait_held(&inject_pvlock_before_kick,
+                          test_bound_ns(NSEC_PER_SEC))) {
+        test_fail_at(__FILE__, __LINE__, "the unlock never chose to kick k");
+        return;
+    }
+    /* The lock is free, k's kick is held: wake k ourselves (another
+     * event would too) so that it finishes and can go down. */
+    spin_kick(k);
+    CHECK(smp_work_wait(wk, test_bound_ns(NSEC_PER_SEC)));
+    kw.until = time_now_ns() + 3 * NSEC_PER_SEC;  /* < the point's 5 s */
+    kw.watch = (struct timer){ .fn = window_watch, .data = &kw };
+    test_defer(cancel_watch, NULL);
+    timer_arm(&kw.watch, WATCH_EVERY_NS);
+    rc = cpu_down(k);
+    CHECK(rc == 0);
+    CHECK(smp_work_wait(wc, test_bound_ns(NSEC_PER_SEC)));
+    CHECK(!inject_pvlock_before_kick.timed_out);
+    switch (__atomic_load_n(&kw.verdict, __ATOMIC_ACQUIRE)) {
+    case 1:
+        test_diag("DEAD of vCPU%u cleared its kicker and kept port %u open "
+                  "while vCPU%u's unlock was held about to kick it", k,
+                  kw.port, c);
+        break;
+    case 2:
+        test_diag("DEAD closed vCPU%u's kicker (port %u) while an unlock on "
+                  "vCPU%u was about to kick it (scenario 17)", k, kw.port, c);
+        test_fail_at(__FILE__, __LINE__, "DEAD did not wait for the unlock");
+        break;
+    default:
+        test_diag("vCPU%u never reached DEAD with its kicker cleared",
+                  k);
+        test_fail_at(__FILE__, __LINE__, "no DEAD in the window");
+    }
+    if (percpu_area[c].pv_kicks_sent != sent ||
+        spin_kick_errors() != errs) {
+        test_diag("the unlock on vCPU%u kicked dead vCPU%u: %lu sent, %lu "
+                  "failed (a send to an unbound port, scenario 17)", c, k,
+                  (unsigned long)(percpu_area[c].pv_kicks_sent - sent),
+                  (unsigned long)(spin_kick_errors() - errs));
+        test_fail_at(__FILE__, __LINE__, "dead vCPU not skipped");
+    }
+    CHECK(cpu_online_again(k) == 0);
 }
 
 struct churn {
@@ -181,18 +343,19 @@ static void churn_work(void *arg)
 SELFTEST(hotplug, kicker_on_dead_vcpu, .min_vcpus = 3, .timeout_ms = 60000)
 {
     static struct churn ch;
-    unsigned int cpu[2], c, k;          /* c: controller; k: goes down */
+    unsigned int cpu[2], c, k, me = smp_processor_id();
     struct cpu_down_arg da = { .rc = 1 };
     struct cpu_work wl, wd, w1, wk;
-    uint64_t errs = spin_kick_errors();
+    uint64_t errs = spin_kick_errors(), lost = spin_lost_kicks(), kicks;
 
     PICK_CPUS(2, cpu);
-    c = cpu[0];
-    k = cpu[1];
+    c = cpu[0];                         /* controller, then unlocker */
+    k = cpu[1];                         /* goes down */
     da.cpu = k;
     /* Part one: the waiter on a dying vCPU. */
     spin_threshold_set(16);
     test_defer(spin_threshold_restore, NULL);
+    test_defer(tick_restore, (void *)(uintptr_t)k);
     spin_lock(&dead_l);
     if (test_work_queue(k, &wl, lock_once_work, NULL)) {
         spin_unlock(&dead_l);
@@ -204,13 +367,29 @@ SELFTEST(hotplug, kicker_on_dead_vcpu, .min_vcpus = 3, .timeout_ms = 60000)
         cpu_relax();
     mdelay(50);
     CHECK(cpu_state(k) == CPU_DYING);   /* waiting for the waiter */
+    kicks = spin_kicks_given(me);
     spin_unlock(&dead_l);
+    if (spin_kicks_given(me) != kicks + 1) {
+        test_diag("the unlock did not kick vCPU%u, asleep on the lock while "
+                  "going down (scenario 17)", k);
+        test_fail_at(__FILE__, __LINE__, "dying waiter not kicked");
+    }
     CHECK(smp_work_wait(&wl, test_bound_ns(2 * NSEC_PER_SEC)));
     CHECK(smp_work_wait(&wd, test_bound_ns(8 * NSEC_PER_SEC)) && da.rc == 0);
+    if (spin_lost_kicks() != lost) {
+        test_diag("vCPU%u, going down, slept on the free lock until its poll "
+                  "timed out: its kick was lost", k);
+        test_fail_at(__FILE__, __LINE__, "dying waiter's kick lost");
+    }
     CHECK(cpu_state(k) == CPU_OFFLINE);
     CHECK(cpu_online_again(k) == 0);
 
-    /* Part two: churn. */
+    /* Part two: the window between choosing k and reading its kicker. */
+    kick_window(c, k);
+    if (test_failed())
+        return TEST_FAIL;
+
+    /* Part three: churn. */
     spin_threshold_set(0);
     ch = (struct churn){ .lock = SPINLOCK_INIT };
     CHECK(test_work_queue(c, &w1, churn_work, &ch) == 0);

@@ -319,3 +319,11 @@ uint64_t spin_kick_errors(void)
         n += __atomic_load_n(&percpu_area[i].pv_kick_errors, __ATOMIC_RELAXED);
     return n;
 }
+
+uint64_t spin_kicks_given(unsigned int cpu)
+{
+    return __atomic_load_n(&percpu_area[cpu].pv_kicks_sent,
+                           __ATOMIC_RELAXED) +
+           __atomic_load_n(&percpu_area[cpu].pv_kicks_skipped,
+                           __ATOMIC_RELAXED);
+}

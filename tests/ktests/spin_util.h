@@ -80,6 +80,9 @@ bool wait_until_waiting(unsigned int cpu, void *l, uint64_t timeout_ns);
 uint64_t spin_lost_kicks(void);
 /* Kicks that failed to send, all vCPUs (a send to a closed port). */
 uint64_t spin_kick_errors(void);
+/* Kicks the unlocks on vCPU cpu decided to give: sent, or skipped because
+ * the kicker was still pending (a kick not yet consumed: as good). */
+uint64_t spin_kicks_given(unsigned int cpu);
 /* Recovery after a test caught a lost wake-up: kick vCPU cpu. */
 void spin_kick(unsigned int cpu);
 

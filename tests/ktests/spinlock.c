@@ -124,16 +124,6 @@ SELFTEST(spinlock, overcommit, .min_vcpus = 3, .timeout_ms = 60000)
     return TEST_RESULT();
 }
 
-/* Kicks an unlock on vCPU cpu decided to give: sent, or skipped because
- * the kicker was still pending (a kick not yet consumed: as good). */
-static uint64_t kicks_given(unsigned int cpu)
-{
-    return __atomic_load_n(&percpu_area[cpu].pv_kicks_sent,
-                           __ATOMIC_RELAXED) +
-           __atomic_load_n(&percpu_area[cpu].pv_kicks_skipped,
-                           __ATOMIC_RELAXED);
-}
-
 /*
  * Scenario 7: vCPU1 waits on L1 with interrupts on and is held between
  * its re-check and its poll; an IPI's handler there waits on L2 (a
@@ -195,11 +185,11 @@ SELFTEST(spinlock, nested_wait, .min_vcpus = 2)
     CHECK(wait_flag(&nest_in_handler));
     CHECK(wait_until_waiting(cpu, &nest_l2, test_bound_ns(NSEC_PER_SEC)));
     CHECK(__atomic_load_n(&p1->wait_lock, __ATOMIC_ACQUIRE) == &nest_l2);
-    kicks = kicks_given(me);
+    kicks = spin_kicks_given(me);
     spin_unlock(&nest_l1);              /* kicks nobody: record says L2 */
-    CHECK(kicks_given(me) == kicks);
+    CHECK(spin_kicks_given(me) == kicks);
     spin_unlock(&nest_l2);              /* kicks vCPU1's nested wait */
-    CHECK(kicks_given(me) == kicks + 1);
+    CHECK(spin_kicks_given(me) == kicks + 1);
     CHECK(wait_flag(&nest_handler_done));
     inject_release(&inject_pvlock_before_poll);
     if (!smp_work_wait(&w, test_bound_ns(2 * NSEC_PER_SEC))) {
@@ -293,9 +283,9 @@ SELFTEST(spinlock, store_buffer, .min_vcpus = 2, .timeout_ms = 60000)
     inject_arm(&inject_pvlock_before_check, (long)(uintptr_t)&sb_lock);
     CHECK(test_work_queue(cpu, &w, sb_lock_work, NULL) == 0);
     CHECK(inject_wait_held(&inject_pvlock_before_check, test_bound_ns(NSEC_PER_SEC)));
-    kicks = kicks_given(me);
+    kicks = spin_kicks_given(me);
     spin_unlock(&sb_lock);
-    CHECK(kicks_given(me) == kicks + 1);
+    CHECK(spin_kicks_given(me) == kicks + 1);
     inject_release(&inject_pvlock_before_check);
     CHECK(smp_work_wait(&w, test_bound_ns(2 * NSEC_PER_SEC)));
     if (spin_lost_kicks() != lost) {
