@@ -485,10 +485,26 @@ SELFTEST(hotplug, work_queued_before_down, .min_vcpus = 3,
  * number is seen), so a lost one is caught; afterwards the runner's leak
  * checks and the oracle must find every port and descriptor in place.
  * Run by name (selftest=hotplug.stress): about a minute under TCG.
+ *
+ * A lost event is rarely lost for good, though: the next upcall its
+ * target takes, for its 100 ms tick or for anyone's event, scans its
+ * ports and finds it, well inside the 2 s the sender waits.  So the
+ * sender also watches for the state such an event is in: pending and
+ * unmasked, its target with no upcall pending and none running, and no
+ * upcall taken there for STRAND_NS.  Nothing but chance delivers it then
+ * (correct code never leaves one so: the upcall clears upcall_pending
+ * before it scans, and a scan takes every active port it owns), and the
+ * case fails on the first, whenever a later upcall would have rescued it.
  */
+#define STRAND_NS (2 * NSEC_PER_MSEC)
+
 struct stress {
     int stop;                   /* atomic */
     unsigned int lost, binds, events, moves;
+    unsigned int stranded;      /* atomic */
+    /* The first stranded event (written by whoever counted it first). */
+    unsigned int strand_seq, strand_cpu;
+    evtchn_port_t strand_port;
 };
 
 struct seq_pair {
@@ -503,16 +519,63 @@ static void seq_handler(int irq, void *data)
                      __ATOMIC_RELEASE);
 }
 
-static bool send_seen(struct seq_pair *s, evtchn_port_t port)
+/* The upcall state of the vCPU port's irq targets, if port waits there
+ * for an upcall nobody owes it (see above); else cpu ~0u. */
+struct strand_probe {
+    unsigned int cpu;
+    uint64_t upcalls;
+};
+
+static struct strand_probe strand_state(int irq, evtchn_port_t port)
+{
+    struct strand_probe p = { .cpu = ~0u };
+    struct irq_desc *d = irq_to_desc(irq);
+    struct percpu *pc;
+    unsigned int cpu;
+
+    if (!d || !evtchn_port_pending(port) || evtchn_port_masked(port))
+        return p;
+    cpu = irq_target_cpu(d);
+    pc = &percpu_area[cpu];
+    if (!pc->vcpu_info ||
+        __atomic_load_n(&pc->vcpu_info->evtchn_upcall_pending,
+                        __ATOMIC_ACQUIRE) ||
+        (__atomic_load_n(&pc->upcall_seq, __ATOMIC_ACQUIRE) & 1))
+        return p;
+    p.cpu = cpu;
+    p.upcalls = __atomic_load_n(&pc->upcalls, __ATOMIC_RELAXED);
+    return p;
+}
+
+static bool send_seen(struct stress *st, struct seq_pair *s,
+                      struct loopback *lo)
 {
     unsigned int n = __atomic_add_fetch(&s->sent, 1, __ATOMIC_ACQ_REL);
-    uint64_t until = time_now_ns() + 2 * NSEC_PER_SEC;
+    uint64_t now, until = time_now_ns() + 2 * NSEC_PER_SEC, since = 0;
+    struct strand_probe first = { .cpu = ~0u };
+    bool counted = false;
 
-    if (evtchn_send(port))
+    if (evtchn_send(lo->port_b))
         return false;
-    while (__atomic_load_n(&s->seen, __ATOMIC_ACQUIRE) != n)
-        if (time_now_ns() > until)
+    while (__atomic_load_n(&s->seen, __ATOMIC_ACQUIRE) != n) {
+        struct strand_probe p = strand_state(lo->irq_a, lo->port_a);
+
+        now = time_now_ns();
+        if (p.cpu != first.cpu || p.upcalls != first.upcalls) {
+            first = p;                  /* a new streak, or none */
+            since = now;
+        } else if (p.cpu != ~0u && !counted && now - since >= STRAND_NS &&
+                   __atomic_load_n(&s->seen, __ATOMIC_ACQUIRE) != n) {
+            counted = true;
+            if (__atomic_fetch_add(&st->stranded, 1, __ATOMIC_ACQ_REL) == 0) {
+                st->strand_seq = n;
+                st->strand_cpu = p.cpu;
+                st->strand_port = lo->port_a;
+            }
+        }
+        if (now > until)
             return false;
+    }
     return true;
 }
 
@@ -538,7 +601,7 @@ static void stress_events_work(void *arg)
             /* A dying target refuses the move: fine, it stays put. */
             if (irq_set_affinity(lo.irq_a, cpu) == 0)
                 __atomic_fetch_add(&st->moves, 1, __ATOMIC_RELAXED);
-            if (!send_seen(&sp, lo.port_b))
+            if (!send_seen(st, &sp, &lo))
                 __atomic_fetch_add(&st->lost, 1, __ATOMIC_RELAXED);
             __atomic_fetch_add(&st->events, 1, __ATOMIC_RELAXED);
         }
@@ -572,6 +635,14 @@ SELFTEST(hotplug, stress, .min_vcpus = 3, .explicit_only = true,
               "%u moves, %u lost", cycles, k,
               (unsigned long)((time_now_ns() - t0) / NSEC_PER_MSEC), st.binds,
               st.events, st.moves, st.lost);
+    if (st.stranded) {
+        test_diag("%u event(s) stranded: event %u sat pending on port %u of "
+                  "vCPU%u, unmasked, with no upcall pending or running there "
+                  "for %u ms (lost until a tick or another event came)",
+                  st.stranded, st.strand_seq, st.strand_port, st.strand_cpu,
+                  (unsigned int)(STRAND_NS / NSEC_PER_MSEC));
+        test_fail_at(__FILE__, __LINE__, "stranded event");
+    }
     CHECK(st.lost == 0);
     CHECK(vcpu_answers(k));
     CHECK(evtchn_oracle_check() == 0);
