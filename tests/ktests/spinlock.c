@@ -255,10 +255,11 @@ static void pingpong_work(void *arg)
          !__atomic_load_n(&pp->stop, __ATOMIC_ACQUIRE); i++) {
         spin_lock(&pp->lock);
         pp->turns++;
-        /* Holds from none to about a hypercall's cost (under TCG): the
-         * other's unlock lands before, inside and after its way from
-         * ticket to poll, and most waits end in a sleep. */
-        for (unsigned int j = 0; j < i % 16 * 64; j++)
+        /* Holds from none to about a hypercall's cost (under TCG), half
+         * of them as short as the other's way from ticket to poll: its
+         * unlock lands before, inside and after that way, and the long
+         * ones end in a sleep. */
+        for (unsigned int j = 0; j < (i % 2 ? i % 16 : i % 16 * 64); j++)
             cpu_relax();
         spin_unlock(&pp->lock);
         if (pc->pv_lost_kicks != lost)
