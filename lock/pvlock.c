@@ -36,7 +36,9 @@
  * Dead vCPUs: kicks go only to a vCPU with a kicker; DEAD clears
  * kicker_port, waits until no unlock is still inside a kick loop that may
  * have read it (pvlock_dead_cpu), and only then unbinds the port, so no
- * kick is ever sent to a closed or reused port (scenario 17).
+ * kick is ever sent to a closed or reused port (scenario 17); an unlock
+ * that chose a vCPU before its DEAD reads the cleared kicker and skips
+ * it (pvlock.before_kick holds an unlock in that window).
  *
  * Nothing on the lock's paths takes a lock or prints: this is the lock.
  */

@@ -26,10 +26,6 @@ static bool done(struct contend *c)
     return c->rounds == 0 && c->counter >= c->total;
 }
 
-/* timed: read the clock before the ticket and again once it is ours.
- * A clock read can cost tens of microseconds (Xen emulates rdtsc under
- * TCG), and the second is made holding the lock: callers time only a
- * sample of the acquisitions. */
 static void sum_stats(unsigned long *polls, unsigned long *kicks,
                       unsigned long *skipped);
 
@@ -53,6 +49,10 @@ static void hold_until_queued(struct contend *c)
     c->queued_first = queued;
 }
 
+/* timed: read the clock before the ticket and again once it is ours.
+ * A clock read can cost tens of microseconds (Xen emulates rdtsc under
+ * TCG), and the second is made holding the lock: callers time only a
+ * sample of the acquisitions. */
 static bool take(struct contend *c, bool timed)
 {
     unsigned int me = smp_processor_id();
