@@ -36,7 +36,9 @@
  * Dead vCPUs: kicks go only to a vCPU with a kicker; DEAD clears
  * kicker_port, waits until no unlock is still inside a kick loop that may
  * have read it (pvlock_dead_cpu), and only then unbinds the port, so no
- * kick is ever sent to a closed or reused port (scenario 17).
+ * kick is ever sent to a closed or reused port (scenario 17); an unlock
+ * that chose a vCPU before its DEAD reads the cleared kicker and skips
+ * it (pvlock.before_kick holds an unlock in that window).
  *
  * Nothing on the lock's paths takes a lock or prints: this is the lock.
  */
@@ -68,6 +70,10 @@ bool pvlock_enabled = true;
 DEFINE_INJECT(pvlock_before_check, "pvlock.before_check");
 /* Between the re-check and the poll (scenario 7's window). */
 DEFINE_INJECT(pvlock_before_poll, "pvlock.before_poll");
+/* An unlock chose to kick a vCPU and has not read its kicker yet: the
+ * vCPU may go down and DEAD clear its kicker here (scenario 17's window).
+ * Keyed by the vCPU to be kicked. */
+DEFINE_INJECT(pvlock_before_kick, "pvlock.before_kick");
 
 /*
  * Why the poll has a time-out (issue 12, race 7).  Nothing but a kick ends
@@ -205,7 +211,11 @@ static void pv_wait(spinlock_t *l, uint16_t ticket, evtchn_port_t kick)
     for (bool woken = false, timed_out = false;; woken = true) {
         bool kicked = evtchn_port_clear_pending(kick);
 
+#ifdef SCENARIO_8_NO_RECHECK_AFTER_PUBLISH
+        if (woken && served(l, ticket)) {
+#else
         if (served(l, ticket)) {
+#endif
             if (timed_out && !kicked && !kick_comes(kick))
                 pc->pv_lost_kicks++;
             break;
@@ -226,7 +236,9 @@ static void pv_wait(spinlock_t *l, uint16_t ticket, evtchn_port_t kick)
          * named our lock meanwhile, and we cleared its kicker). */
         __atomic_store_n(&pc->wait_want, prev_want, __ATOMIC_RELAXED);
         __atomic_store_n(&pc->wait_lock, prev, __ATOMIC_RELEASE);
+#ifndef SCENARIO_7_KICKER_LEFT_CLEAR
         evtchn_port_set_pending(kick);
+#endif
     } else {
         __atomic_store_n(&pc->wait_lock, NULL, __ATOMIC_RELEASE);
         cpumask_clear_atomic(&pv_waiting, pc->cpu_id);
@@ -322,8 +334,10 @@ static void kick_queue(struct kick_batch *b, struct percpu *pc, bool next)
 {
     evtchn_port_t port = __atomic_load_n(&pc->kicker_port, __ATOMIC_ACQUIRE);
 
+#ifndef SCENARIO_17_DEAD_KICKER_NOT_SKIPPED
     if (!port)
         return;
+#endif
     if (evtchn_port_pending(port)) {
         this_cpu()->pv_kicks_skipped++;
         return;
@@ -398,6 +412,7 @@ void spin_unlock_kick(spinlock_t *l)
 
             if (!kick_wanted(pc, l, next))
                 continue;
+            inject(&inject_pvlock_before_kick, (long)pc->cpu_id);
             kick_queue(&b, pc, __atomic_load_n(&pc->wait_want,
                                                __ATOMIC_RELAXED) == next);
 #ifdef BUG_C_KICK_FIRST_WAITER_ONLY

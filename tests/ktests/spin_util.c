@@ -26,6 +26,29 @@ static bool done(struct contend *c)
     return c->rounds == 0 && c->counter >= c->total;
 }
 
+static void sum_stats(unsigned long *polls, unsigned long *kicks,
+                      unsigned long *skipped);
+
+/* queue_first, holding the lock: until the others queue and one sleeps. */
+static void hold_until_queued(struct contend *c)
+{
+    uint64_t until = time_now_ns() + c->queue_bound_ns;
+    unsigned long polls, kicks, skipped;
+    uint16_t queued;
+
+    for (;;) {
+        queued = (uint16_t)(__atomic_load_n(&c->lock.tail, __ATOMIC_RELAXED) -
+                            c->lock.head - 1);
+        sum_stats(&polls, &kicks, &skipped);
+        if (queued + 1u >= c->nr_cpus && polls != c->polls0)
+            break;
+        if (time_now_ns() > until)
+            break;
+        cpu_relax();
+    }
+    c->queued_first = queued;
+}
+
 /* timed: read the clock before the ticket and again once it is ours.
  * A clock read can cost tens of microseconds (Xen emulates rdtsc under
  * TCG), and the second is made holding the lock: callers time only a
@@ -49,6 +72,8 @@ static bool take(struct contend *c, bool timed)
     if (done(c)) {
         more = false;
     } else {
+        if (c->queue_first && c->counter == 0)
+            hold_until_queued(c);
         if (__atomic_fetch_add(&c->inside, 1, __ATOMIC_ACQ_REL) != 0)
             __atomic_store_n(&c->overlap, 1, __ATOMIC_RELAXED);
         uint16_t queued = (uint16_t)(__atomic_load_n(&c->lock.tail,
@@ -170,6 +195,9 @@ bool contend_run(struct contend *c, uint64_t bound_ns)
 
     spin_threshold_set(c->threshold);
     sum_stats(&p0, &k0, &s0);
+    c->polls0 = p0;
+    if (!c->queue_bound_ns)
+        c->queue_bound_ns = test_bound_ns(5 * NSEC_PER_SEC);
     c->lost_kicks = spin_lost_kicks();
     c->nr_cpus = 0;
     for_each_online_cpu(cpu) {
@@ -253,6 +281,27 @@ void spin_kick(unsigned int cpu)
         (void)evtchn_send(port);
 }
 
+static void tick_quiet_call(void *arg)
+{
+    timer_quiet_self(true);
+}
+
+static void tick_loud_call(void *arg)
+{
+    timer_quiet_self(false);
+}
+
+void tick_quiet(unsigned int cpu, bool quiet)
+{
+    (void)smp_call_on(cpu, quiet ? tick_quiet_call : tick_loud_call, NULL,
+                      true);
+}
+
+void tick_restore(void *cpu)
+{
+    tick_quiet((unsigned int)(uintptr_t)cpu, false);
+}
+
 uint64_t spin_lost_kicks(void)
 {
     uint64_t n = 0;
@@ -269,4 +318,12 @@ uint64_t spin_kick_errors(void)
     for (unsigned int i = 0; i < MAX_VCPUS; i++)
         n += __atomic_load_n(&percpu_area[i].pv_kick_errors, __ATOMIC_RELAXED);
     return n;
+}
+
+uint64_t spin_kicks_given(unsigned int cpu)
+{
+    return __atomic_load_n(&percpu_area[cpu].pv_kicks_sent,
+                           __ATOMIC_RELAXED) +
+           __atomic_load_n(&percpu_area[cpu].pv_kicks_skipped,
+                           __ATOMIC_RELAXED);
 }

@@ -35,6 +35,16 @@ struct contend {
     unsigned long kicks_skipped;/* the kicker was still pending */
     unsigned long lost_kicks;   /* polls that timed out on a lock already
                                    the waiter's (lock/pvlock.c) */
+    /* queue_first: the first holder keeps the lock until every other vCPU
+     * has queued behind it and one of them sleeps in the slow path (or
+     * queue_bound_ns passes), so that a run with two vCPUs or more is
+     * sure to contend, whatever the host's scheduling: its checks then
+     * judge at least one full queue and one poll/kick hand-off.
+     * queued_first: tickets queued behind it when it let go. */
+    bool queue_first;
+    uint64_t queue_bound_ns;
+    unsigned int queued_first;
+    unsigned long polls0;       /* pv_polls summed, before the start */
     uint64_t ns;                /* wall time of the run */
     /* Timed mode (rounds and total 0): counter counts only acquisitions
      * made before stop; window_ns is from the start to the stop. */
@@ -70,7 +80,21 @@ bool wait_until_waiting(unsigned int cpu, void *l, uint64_t timeout_ns);
 uint64_t spin_lost_kicks(void);
 /* Kicks that failed to send, all vCPUs (a send to a closed port). */
 uint64_t spin_kick_errors(void);
+/* Kicks the unlocks on vCPU cpu decided to give: sent, or skipped because
+ * the kicker was still pending (a kick not yet consumed: as good). */
+uint64_t spin_kicks_given(unsigned int cpu);
 /* Recovery after a test caught a lost wake-up: kick vCPU cpu. */
 void spin_kick(unsigned int cpu);
+
+/*
+ * Stop (quiet) or restart vCPU cpu's 100 ms housekeeping tick, from any
+ * vCPU (nothing if it is offline: it ticks again when it comes up).  Any
+ * event ends a poll, so a waiter whose tick runs survives a lost kick
+ * with a 100 ms stall: a case whose property is "no lost wake-up" quiets
+ * the waiter, and restores it with test_defer(tick_restore, (void *)cpu)
+ * however it ends.
+ */
+void tick_quiet(unsigned int cpu, bool quiet);
+void tick_restore(void *cpu);
 
 #endif
