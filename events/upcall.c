@@ -105,6 +105,27 @@ static long set_upcall_vector(unsigned int cpu)
     return hyp_hvm_op(HVMOP_set_evtchn_upcall_vector, &v);
 }
 
+/* The domain-wide callback, as HVM_PARAM_CALLBACK_IRQ takes it. */
+static long set_callback_vector(void)
+{
+    struct xen_hvm_param p = {
+        .domid = DOMID_SELF, .index = HVM_PARAM_CALLBACK_IRQ,
+        .value = ((uint64_t)HVM_PARAM_CALLBACK_TYPE_VECTOR << 56) |
+                 VEC_EVTCHN_UPCALL,
+    };
+    return hyp_hvm_op(HVMOP_set_param, &p);
+}
+
+/*
+ * Raise cpu's upcall again (events/upcall_watch.c): setting the vector,
+ * or the domain-wide callback, makes Xen assert it once more on every
+ * vCPU it names whose upcall_pending is set, as if the event came now.
+ */
+long events_reraise_upcall(unsigned int cpu)
+{
+    return per_vcpu_vector ? set_upcall_vector(cpu) : set_callback_vector();
+}
+
 void events_init(void)
 {
     long rc;
@@ -124,12 +145,7 @@ void events_init(void)
     if (rc == 0) {
         per_vcpu_vector = true;
     } else {
-        struct xen_hvm_param p = {
-            .domid = DOMID_SELF, .index = HVM_PARAM_CALLBACK_IRQ,
-            .value = ((uint64_t)HVM_PARAM_CALLBACK_TYPE_VECTOR << 56) |
-                     VEC_EVTCHN_UPCALL,
-        };
-        long rc2 = hyp_hvm_op(HVMOP_set_param, &p);
+        long rc2 = set_callback_vector();
         if (rc2)
             panic("events: no upcall: per-vCPU vector %ld, callback %ld",
                   rc, rc2);

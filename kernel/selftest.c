@@ -160,8 +160,35 @@ void selftest_panic_report(void)
     print_totals();
 }
 
+/* Recoveries of the upcall watch (events/upcall_watch.c) since w0, or
+ * all of them: a run that only passed because a lost interrupt was
+ * raised again says so. */
+static void report_upcall_watch(const struct upcall_watch_stats *w0,
+                                const char *scope)
+{
+    static const struct upcall_watch_stats zero;
+    struct upcall_watch_stats w;
+
+    upcall_watch_stats(&w);
+    if (w0 && w.lost.deaf == w0->lost.deaf &&
+        w.induced.deaf == w0->induced.deaf)
+        return;
+    if (!w0)
+        w0 = &zero;
+    ktap("%s# upcall watch%s: lost interrupts %lu (recovered %lu, not %lu); "
+         "made by a self-test %lu (recovered %lu, not %lu)\n",
+         w0 == &zero ? "" : "    ", scope,
+         (unsigned long)(w.lost.deaf - w0->lost.deaf),
+         (unsigned long)(w.lost.recovered - w0->lost.recovered),
+         (unsigned long)(w.lost.unanswered - w0->lost.unanswered),
+         (unsigned long)(w.induced.deaf - w0->induced.deaf),
+         (unsigned long)(w.induced.recovered - w0->induced.recovered),
+         (unsigned long)(w.induced.unanswered - w0->induced.unanswered));
+}
+
 static enum verdict finish(void)
 {
+    report_upcall_watch(NULL, "");
     print_totals();
     if (run.failed_count) {
         ktap("Test result: FAILURE\n");
@@ -524,9 +551,11 @@ static __noinline enum test_result call_case(const struct selftest *t)
 static enum test_result run_case(const struct selftest *t)
 {
     struct resources before;
+    struct upcall_watch_stats watch0;
     enum test_result res = TEST_PASS;
 
     run.skip_reason[0] = '\0';
+    upcall_watch_stats(&watch0);
     if (smp_nr_vcpus() < t->min_vcpus) {
         snprintf(run.skip_reason, sizeof(run.skip_reason),
                  "needs %u vCPUs online, has %u", t->min_vcpus,
@@ -561,6 +590,7 @@ static enum test_result run_case(const struct selftest *t)
         if (res != TEST_SKIP && check_leaks(&before) != TEST_PASS)
             res = TEST_FAIL;
     }
+    report_upcall_watch(&watch0, " during this case");
     return res;
 }
 

@@ -15,6 +15,7 @@
 #include <xenith/percpu.h>
 #include <xenith/quiesce.h>
 #include <xenith/time.h>
+#include <xenith/timer.h>
 #include <xenith/x86.h>
 #include <xen/errno.h>
 
@@ -102,13 +103,22 @@ void smp_call_interrupt(void)
 }
 
 /* Wait for a call we queued.  With interrupts off here, the target may be
- * waiting for a call of its own to us: serve ours while we wait. */
-static void wait_call(struct smp_call *c)
+ * waiting for a call of its own to us: serve ours while we wait.  And
+ * with them off no tick of ours runs the upcall watch: look at the target
+ * ourselves every tick's worth of waiting (the lost call of issue 13). */
+static void wait_call(unsigned int cpu, struct smp_call *c)
 {
+    uint64_t next_look = time_now_ns() + TIMER_TICK_NS, now;
+
     while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) {
         if (!(read_flags() & X86_EFLAGS_IF))
             smp_call_interrupt();
         cpu_relax();
+        now = time_now_ns();
+        if (now >= next_look) {
+            upcall_watch_cpu(cpu, now);
+            next_look = now + TIMER_TICK_NS;
+        }
     }
 }
 
@@ -137,7 +147,7 @@ int smp_call_on(unsigned int cpu, smp_fn_t fn, void *arg, bool wait)
         return -XEN_EINVAL;
     }
     if (wait)
-        wait_call(c);
+        wait_call(cpu, c);
     return 0;
 }
 
@@ -161,7 +171,7 @@ void smp_call_each(smp_fn_t fn, void *arg)
      * not take one, and one queued runs before its vCPU goes down. */
     for (cpu = 0; cpu < MAX_VCPUS; cpu++)
         if (queued[cpu])
-            wait_call(&calls[cpu]);
+            wait_call(cpu, &calls[cpu]);
 }
 
 int smp_work_queue(unsigned int cpu, struct cpu_work *w, smp_fn_t fn,
@@ -367,6 +377,6 @@ void cpu_idle_loop(void)
             xs_watches_waiting())       /* a kick taken since the run */
             irq_enable();
         else
-            safe_halt();                /* woken by any event */
+            cpu_halt();                 /* woken by any event */
     }
 }

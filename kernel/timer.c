@@ -4,6 +4,7 @@
  * earliest deadline, or the next housekeeping tick, whichever is first.
  */
 #include <xenith/timer.h>
+#include <xenith/events.h>
 #include <xenith/hypercall.h>
 #include <xenith/panic.h>
 #include <xenith/percpu.h>
@@ -108,6 +109,7 @@ void timer_interrupt(int irq, void *data)
     spin_unlock(&pc->timer_lock);
 
     selftest_watchdog_tick();
+    upcall_watch_tick(time_now_ns());
 
     spin_lock(&pc->timer_lock);
     program(pc, time_now_ns());
@@ -165,7 +167,7 @@ void sleep_ns(uint64_t ns)
     timer_arm(&t, ns);
     irq_disable();
     while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
-        safe_halt();                    /* sti; hlt: no lost wake-up */
+        cpu_halt();                     /* sti; hlt: no lost wake-up */
         irq_disable();
     }
     irq_enable();

@@ -1,10 +1,11 @@
 #!/bin/sh
-# Mutant proof: for each historic bug, build the kernel with the old
-# behaviour put back (configs/mutant-X.mk, a compile-time switch named
+# Mutant proof: for each historic bug (A-E) and each scenario of
+# concurrency.md section 7 (S5-S17), build the kernel with the mistake put
+# back (configs/mutant-X.mk, a compile-time switch named
 # after the bug), boot it under Xen, and require that the bug's regress
 # case FAILS, by its own bound and with its own diagnosis, while the
 # normal build passes the same case.  One line per mutant:
-#   mutant A caught / mutant A NOT caught
+#   mutant A caught by CASE / mutant S7 NOT caught by CASE
 # Exit status 0 only if every mutant was caught.
 set -u
 cd "$(dirname "$0")/.."
@@ -62,5 +63,21 @@ mutant D regress.hotplug_alloc_lock PANIC \
     "under the hotplug allocation lock \\(bug D\\)" \
     "not ok 1 hotplug_alloc_lock # panic"
 mutant E regress.affinity_no_inversion FAIL "deadlock \\(bug E\\)"
+# The scenarios of concurrency.md section 7 beyond the five bugs: each
+# one-line mistake (configs/mutant-sN.mk) caught by its case's own words.
+mutant S5 evtchn.row_race FAIL "was lost: now -1 \\(scenario 5"
+mutant S7 spinlock.nested_wait FAIL "lost its kick \\(scenario 7\\)"
+mutant S8 spinlock.store_buffer FAIL "lost wake-up \\(scenario 8\\)"
+mutant S12 evtchn.deferred_free FAIL "free was not deferred"
+mutant S13 evtchn.no_double_handling FAIL \
+    "replay lost: the event sent while port [0-9]+ moved"
+mutant S14 evtchn.remote_unmask FAIL "remote unmask lost the event"
+# S16, both halves: the timer served first, and the scan resumed where it
+# stopped (round robin).
+mutant S16 evtchn.fair_scan FAIL \
+    "timer not first: [0-9]+ of [0-9]+ timer deliveries waited"
+mutant S16b evtchn.fair_scan FAIL "scan not round robin"
+mutant S17 hotplug.kicker_on_dead_vcpu FAIL \
+    "send to an unbound port, scenario 17"
 echo "mutants: $caught caught, $missed not caught"
 [ "$missed" -eq 0 ]

@@ -652,6 +652,69 @@ def judge(lines, status, noxen_mode):
     return v
 
 
+# Skips a dom0 run explains by itself: Xen starts dom0 with no xenstore
+# and no PV console ring.  Anything else needs --allow-skip.
+DOM0_SKIPS = [
+    re.compile(r"^no xenstore \(a dom0 started by Xen alone has none\)$"),
+    re.compile(r"^dom0 has no PV console ring$"),
+]
+ONLINE_RE = re.compile(r"^# xenith: boot to ready .* (\d+) vCPUs "
+                       r"\((\d+) online\)")
+NEEDS_RE = re.compile(r"^needs (\d+) vCPUs online(?: besides vCPU\d+)?, "
+                      r"has (\d+)$")
+
+
+def offline_asked(cmdline, vcpus):
+    """The vCPUs offline= takes down, of those the domain has."""
+    ids = set()
+    for tok in cmdline.split():
+        if tok.startswith("offline="):
+            for x in tok[len("offline="):].split(","):
+                if x.isdigit() and 0 < int(x) < vcpus:
+                    ids.add(int(x))
+    return ids
+
+
+def vacuity_problems(klines, a, v):
+    """Why a run that passed proves less than it says: vCPUs asked for
+    that never came online, a run whose every case skipped (or that ran
+    none), a case skipped for a reason this configuration does not
+    explain.  A pass that hides one of these is a FAIL."""
+    problems = []
+    want = a.vcpus - len(offline_asked(a.cmdline, a.vcpus))
+    online = None
+    for l in klines:
+        m = ONLINE_RE.match(l)
+        if m:
+            online = int(m.group(2))
+    if online is not None and online != want:
+        problems.append("%d vCPUs online, %d asked for" % (online, want))
+    if v.passed == 0 and v.skipped and not a.no_tests_ok:
+        problems.append("every case skipped: nothing was tested")
+    elif v.passed == 0 and not a.no_tests_ok:
+        problems.append("no case ran")
+    top_plan, suites, orphans = parse_ktap(klines)
+    for st in suites:
+        for ok, rest in st.cases:
+            if not ok or "# SKIP" not in rest:
+                continue
+            case = rest.split(" # SKIP", 1)[0].strip()
+            why = rest.split("# SKIP", 1)[1].strip()
+            m = NEEDS_RE.match(why)
+            if m and online is not None:
+                need, has = int(m.group(1)), int(m.group(2))
+                # "besides vCPUn": the case's picks, vCPU0 not counted
+                besides = "besides" in why
+                if has < need and (has < online if besides
+                                   else has == online):
+                    continue
+            elif any(r.search(why) for r in DOM0_SKIPS + a.allow_skip_re):
+                continue
+            problems.append("%s.%s skipped, unexplained here: %s"
+                            % (st.name, case, why))
+    return problems
+
+
 # --------------------------------------------------------------------------
 
 
@@ -696,6 +759,12 @@ def parse_args(argv):
                    help="boot the ELF directly (no Xen)")
     p.add_argument("--grep", action="append", default=[], metavar="REGEX",
                    help="require a matching output line (repeatable)")
+    p.add_argument("--allow-skip", action="append", default=[],
+                   metavar="REGEX", help="a skip reason this run explains "
+                   "(repeatable); other skips, but for too few vCPUs and "
+                   "dom0's missing xenstore and console ring, fail a pass")
+    p.add_argument("--no-tests-ok", action="store_true",
+                   help="a run that selects no case may pass")
     p.add_argument("--report-boot", action="store_true",
                    help="also print 'boot_us=N wall_s=X hypercalls=H'")
     a = p.parse_args(argv)
@@ -713,6 +782,7 @@ def parse_args(argv):
         p.error("--timeout must be > 0")
     try:
         a.grep_re = [re.compile(g) for g in a.grep]
+        a.allow_skip_re = [re.compile(g) for g in a.allow_skip]
     except re.error as e:
         p.error("bad --grep regex: %s" % e)
     return a
@@ -777,6 +847,11 @@ def main(argv):
         status, wall = run_qemu(argv_q, a.timeout, sinks)
         lines = qemu_out.lines + (e9_out.lines if e9_out else [])
         v = judge(lines, status, a.no_xen)
+        if v.outcome == "PASS" and not a.no_xen:
+            vac = vacuity_problems(ktap_lines(lines), a, v)
+            if vac:
+                v.outcome = "FAIL"
+                v.reasons.append("vacuous pass: " + "; ".join(vac))
         log.write("# xenrun: QEMU status %s, wall %.2fs, outcome %s\n"
                   % ("timeout" if status is None else status, wall,
                      v.outcome))

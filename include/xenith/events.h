@@ -86,6 +86,25 @@ unsigned int evtchn_map_pages(void);
 unsigned int evtchn_map_row_ports(void);
 bool evtchn_map_trim_row(evtchn_port_t port);
 
+/* events/upcall_watch.c: a vCPU halted for over a second with its upcall
+ * pending and none taken is deaf; its vector is raised again, and every
+ * such recovery is counted and reported, never hidden. */
+struct upcall_watch_counts {
+    uint64_t deaf;              /* vCPUs found deaf (re-raises asked) */
+    uint64_t recovered;         /* ... whose upcall came after it */
+    uint64_t unanswered;        /* ... whose upcall still did not come */
+};
+struct upcall_watch_stats {
+    struct upcall_watch_counts lost;    /* an interrupt lost below us */
+    struct upcall_watch_counts induced; /* made deaf by a self-test */
+};
+void upcall_watch_induce(unsigned int cpu);
+void cpu_halt(void);            /* sti; hlt, seen by the watch */
+void upcall_watch_tick(uint64_t now);
+void upcall_watch_cpu(unsigned int cpu, uint64_t now);
+void upcall_watch_stats(struct upcall_watch_stats *s);
+long events_reraise_upcall(unsigned int cpu);
+
 /* events/report.c: a hung test's last words (kernel/hang_report.c). */
 void evtchn_report_cpu(unsigned int cpu);
 void evtchn_report_pending(void);

@@ -83,6 +83,10 @@ struct percpu {
      * grace period before it closes the port. */
     uint32_t call_port;
     uint64_t upcalls, events, spurious;
+    /* When it last halted waiting for an interrupt (sti; hlt), 0 while it
+     * runs: written only by this vCPU (cpu_halt), read by the upcall
+     * watch (events/upcall_watch.c) on other vCPUs. */
+    uint64_t halted_since;
 
     /* lock/lockorder.c (CONFIG_LOCK_ORDER): ranked locks held, in order. */
     unsigned int nheld;

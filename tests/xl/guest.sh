@@ -219,6 +219,14 @@ guest_ktap_verdict() {
     echo "${_v:-none} $GUEST_OUTPUT_FROM"
 }
 
+# guest_skips NAME: "suite.case # SKIP reason" for each case the guest
+# skipped, from the output guest_ktap_verdict saved.
+guest_skips() {
+    awk '/^    # Subtest: / { suite = $3 }
+         /^    ok [0-9]+ .* # SKIP/ { sub(/^    ok [0-9]+ /, "");
+                                     print suite "." $0 }' "$RIG/output-$1"
+}
+
 # guest_totals NAME DOMID: its "N passed, N failed, N skipped" line.
 guest_totals() {
     guest_output "$1" "$2" |
@@ -301,6 +309,26 @@ guest_fault_signature() {
 # "kernel"; built with frame pointers: -f).  The domain must still exist.
 guest_dump() {
     run_logged "xenctx-$1" xenctx -f -S -C -k 0 -s /guest/xenith.map "$2"
+    guest_lapic "$1" "$2"
+}
+
+# guest_lapic NAME DOMID: each vCPU's local APIC ISR and IRR, from Xen's
+# save record (xen-hvmctx): a deaf vCPU with the upcall vector's bit set in
+# ISR missed an EOI; with it set in IRR only, or in neither, the interrupt
+# was not delivered (issue 13).  xen-hvmctx prints the 1 KiB register
+# page two registers a row; ISR is 0x100-0x170, IRR 0x200-0x270, one
+# 32-bit register every 0x10, vector v in register v/32, bit v%32 (the
+# guest's log names its upcall vector).
+guest_lapic() {
+    xen-hvmctx "$2" > "$RIG/hvmctx-$1.raw" 2>&1
+    _rc=$?
+    awk '/^Entry/ { entry = $0; on = 0 }
+         /LAPIC registers/ { print entry; on = 1; next }
+         on && /^ *0x01[0246]0:/ { print "  ISR " $0 }
+         on && /^ *0x02[0246]0:/ { print "  IRR " $0 }' \
+        "$RIG/hvmctx-$1.raw" > "$RIG/hvmctx-$1.out"
+    show "$RIG/hvmctx-$1.out" \
+        "xen-hvmctx $2 (status $_rc): LAPIC ISR and IRR per vCPU"
 }
 
 # guest_destroy NAME: xl destroy, showing what it said.

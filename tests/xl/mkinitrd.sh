@@ -8,6 +8,7 @@
 # other):
 #   base  the dom0 userland, from the unpacked .debs of tests/xl/fetch.sh:
 #         busybox, xl, xenstored, xenconsoled, xen-init-dom0, xenctx,
+#         xen-hvmctx,
 #         xenstore and its links, their libraries (resolved with ldd
 #         against the unpacked tree, then the host's Debian 12 ones),
 #         libgcc_s (glibc dlopen()s it for pthread_cancel, ldd does not
@@ -62,7 +63,7 @@ build_base() {
         [ "$applet" = busybox ] || ln -s busybox "$stage/bin/$applet"
     done
     bins=
-    for b in xl xenstored xenconsoled xen-init-dom0 xenctx; do
+    for b in xl xenstored xenconsoled xen-init-dom0 xenctx xen-hvmctx; do
         cp "$ROOT/$XENBIN/$b" "$stage/$XENBIN/$b"
         bins="$bins $ROOT/$XENBIN/$b"
     done

@@ -154,6 +154,21 @@ selftest_verdict_once() {
         say "fail: xl vcpu-set 1 and back was not seen through (above)"
         return 1
     fi
+    # A domU has a PV console ring: its KTAP must come through it (port
+    # 0xe9 is Xen's debug mirror, not the console under test), and no
+    # console case may skip (issue 20, item 11).
+    guest_skips "$name" > "$RIG/skips-$name"
+    show "$RIG/skips-$name" "cases the guest skipped"
+    if [ "${verdict#* }" != PV-console ]; then
+        say "fail: the guest's KTAP did not come through its PV console" \
+            "(read from ${verdict#* } instead)"
+        return 1
+    fi
+    if grep -q '^console\.' "$RIG/skips-$name"; then
+        say "fail: a console case skipped, in a domU that has its PV" \
+            "console ring"
+        return 1
+    fi
     judge_reason "$logged" "${verdict% *}"
 }
 

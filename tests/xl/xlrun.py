@@ -232,8 +232,12 @@ def main(argv):
           + (")" if init_at is not None else ""))
     # A pass through a retry is a pass, but never a silent one.
     retries = [t for _, t in out.rig if t.startswith("retries: ")]
-    print("xlrun: %s (%s); %s; QEMU status %s; log %s"
+    # So is a pass that needed the guest's upcall watch to raise a lost
+    # interrupt again (events/upcall_watch.c).
+    watch = [t for _, t in out.rig if t.startswith("upcall watch: ")]
+    print("xlrun: %s (%s); %s; %s; QEMU status %s; log %s"
           % (outcome, why, retries[-1] if retries else "retries: unknown",
+             watch[-1] if watch else "upcall watch: unknown",
              "timeout" if status is None else status, a.log))
     return 0 if outcome == "PASS" else 1
 
