@@ -172,6 +172,12 @@ void events_cpu_start(void)
 
 static void ipi_call_handler(int irq, void *data)
 {
+    struct percpu *pc = this_cpu();
+
+    /* Which upcall took it: hotplug.event_before_online (scenario 15)
+     * requires the first one after the vCPU enables interrupts. */
+    __atomic_store_n(&pc->call_ipi_upcall, pc->upcalls, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&pc->call_ipis, 1, __ATOMIC_RELEASE);
     smp_call_interrupt();
 }
 

@@ -76,10 +76,17 @@ uint64_t tsc_delta_to_ns(uint64_t delta)
     return scale(delta, t.tsc_to_system_mul, t.tsc_shift);
 }
 
+/*
+ * A delay is never short: it counts this vCPU's own TSC, scaled by its
+ * own pvclock.  time_now_ns() would not do: its floor can jump to a later
+ * reading taken on another vCPU, whose pvclock runs ahead of ours (in
+ * the xl rig's domU, udelay(10000) once took under 9.8 ms by the TSC).
+ */
 void ndelay(uint64_t ns)
 {
-    uint64_t end = time_now_ns() + ns;
-    while (time_now_ns() < end)
+    uint64_t t0 = rdtsc_ordered();
+
+    while (tsc_delta_to_ns(rdtsc_ordered() - t0) < ns)
         cpu_relax();
 }
 

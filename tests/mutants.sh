@@ -72,6 +72,8 @@ mutant S12 evtchn.deferred_free FAIL "free was not deferred"
 mutant S13 evtchn.no_double_handling FAIL \
     "replay lost: the event sent while port [0-9]+ moved"
 mutant S14 evtchn.remote_unmask FAIL "remote unmask lost the event"
+mutant S15 hotplug.event_before_online FAIL \
+    "while it came up (was never handled|waited for its upcall #[0-9]+)"
 # S16, both halves: the timer served first, and the scan resumed where it
 # stopped (round robin).
 mutant S16 evtchn.fair_scan FAIL \

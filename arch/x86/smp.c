@@ -89,6 +89,12 @@ void ap_main(unsigned int cpu)
         timer_quiet_self(true);
         arch_vcpu_park();
     }
+#ifdef SCENARIO_15_STALE_EVENTS_CLEARED_AT_ONLINE
+    /* The mistake: a vCPU coming up drops what is pending as stale, and
+     * with it an event raised since its upcall vector was set. */
+    __atomic_store_n(&this_cpu()->vcpu_info->evtchn_pending_sel, 0,
+                     __ATOMIC_SEQ_CST);
+#endif
     irq_enable();
     cpu_idle_loop();
 }

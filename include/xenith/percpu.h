@@ -83,6 +83,8 @@ struct percpu {
      * grace period before it closes the port. */
     uint32_t call_port;
     uint64_t upcalls, events, spurious;
+    /* Its call IPIs handled, and the upcall (its number) of the last. */
+    uint64_t call_ipis, call_ipi_upcall;
     /* When it last halted waiting for an interrupt (sti; hlt), 0 while it
      * runs: written only by this vCPU (cpu_halt), read by the upcall
      * watch (events/upcall_watch.c) on other vCPUs. */

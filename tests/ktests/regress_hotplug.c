@@ -16,6 +16,7 @@
 #include <xenith/percpu.h>
 #include <xenith/smp.h>
 #include <xenith/time.h>
+#include <xenith/timer.h>
 #include <xenith/x86.h>
 #include <xen/errno.h>
 
@@ -354,6 +355,75 @@ SELFTEST(hotplug, cancelled_down_quiet, .min_vcpus = 2, .timeout_ms = 20000)
     /* A later down is not disturbed by the cancelled one. */
     CHECK(cpu_down(k) == 0);
     CHECK(cpu_online_again(k) == 0);
+    CHECK(vcpu_answers(k));
+    return TEST_RESULT();
+}
+
+/* ------------------------------------------------------------------------
+ * Scenario 15: an event raised on a vCPU while it comes up, after its
+ * upcall vector is set and before it takes interrupts, is delivered once,
+ * as soon as it does.  vCPU k is brought up by vCPU d and held at
+ * ap.before_online (vector set, timer armed, interrupts off) while we
+ * send its call IPI.  Once let go, k must handle that event in the first
+ * upcall it takes: a later one would be a tick's rescan that found it by
+ * chance (the tick would hide the loss, within 100 ms), none a loss.
+ * And only once.
+ */
+SELFTEST(hotplug, event_before_online, .min_vcpus = 3, .timeout_ms = 30000)
+{
+    unsigned int v[2], k, d;
+    struct up_arg ua = { .rc = 1 };
+    struct cpu_work w = { 0 };
+    uint64_t calls0, upcalls0, ticks0, until;
+    struct percpu *pk;
+    bool got;
+
+    PICK_CPUS(2, v);
+    k = v[0];
+    d = v[1];
+    pk = &percpu_area[k];
+    ua.cpu = k;
+    REQUIRE(cpu_down(k) == 0);
+    inject_arm(&inject_ap_before_online, k);
+    REQUIRE(test_work_queue(d, &w, cpu_up_work, &ua) == 0);
+    if (!inject_wait_held(&inject_ap_before_online, HOLD_NS)) {
+        test_diag("vCPU%u never reached ap.before_online", k);
+        return TEST_FAIL;
+    }
+    calls0 = __atomic_load_n(&pk->call_ipis, __ATOMIC_ACQUIRE);
+    upcalls0 = __atomic_load_n(&pk->upcalls, __ATOMIC_ACQUIRE);
+    ticks0 = timer_ticks(k);
+    REQUIRE(pk->call_port != 0);
+    CHECK(evtchn_send(pk->call_port) == 0);
+    inject_release(&inject_ap_before_online);
+
+    until = time_now_ns() + HOLD_NS;
+    while (!(got = __atomic_load_n(&pk->call_ipis, __ATOMIC_ACQUIRE) >
+                   calls0) && time_now_ns() < until)
+        cpu_relax();
+    if (!got)
+        test_diag("the event raised on vCPU%u while it came up was never "
+                  "handled (scenario 15): port %u pending %d, masked %d", k,
+                  pk->call_port, evtchn_port_pending(pk->call_port),
+                  evtchn_port_masked(pk->call_port));
+    else if (pk->call_ipi_upcall != upcalls0 + 1)
+        test_diag("the event raised on vCPU%u while it came up waited for "
+                  "its upcall #%lu, not its first (scenario 15): found by a "
+                  "later rescan, not by its first upcall", k,
+                  (unsigned long)(pk->call_ipi_upcall - upcalls0));
+    CHECK(got);
+    CHECK(!got || pk->call_ipi_upcall == upcalls0 + 1);
+    CHECK(smp_work_wait(&w, 2 * HOLD_NS));
+    CHECK(ua.rc == 0);
+    /* Once: nothing more came by k's next tick. */
+    until = time_now_ns() + HOLD_NS;
+    while (timer_ticks(k) < ticks0 + 2 && time_now_ns() < until)
+        cpu_relax();
+    if (got && __atomic_load_n(&pk->call_ipis, __ATOMIC_ACQUIRE) != calls0 + 1)
+        test_diag("vCPU%u handled the event %lu times", k,
+                  (unsigned long)(pk->call_ipis - calls0));
+    CHECK(!got || __atomic_load_n(&pk->call_ipis, __ATOMIC_ACQUIRE) ==
+                  calls0 + 1);
     CHECK(vcpu_answers(k));
     return TEST_RESULT();
 }
