@@ -24,6 +24,7 @@
  */
 #include "internal.h"
 #include <xenith/events.h>
+#include <xenith/hypercall.h>
 #include <xenith/printk.h>
 #include <xenith/smp.h>
 #include <xenith/time.h>
@@ -131,6 +132,24 @@ static bool blocked_in_xen(struct percpu *pc)
                RUNSTATE_blocked;
 }
 
+/*
+ * The same, from Xen's own current record, before a verdict: the runstate
+ * area is written only when the vCPU is switched in or out, so it still
+ * says blocked while the vCPU, woken by its event, waits for a pCPU.
+ */
+static bool blocked_now(unsigned int cpu)
+{
+    struct vcpu_runstate_info rs;
+    long rc = hyp_vcpu_op(VCPUOP_get_runstate_info, cpu, &rs);
+
+    if (rc) {
+        pr_warn("upcall watch: VCPUOP_get_runstate_info(vCPU%u): %ld\n",
+                cpu, rc);
+        return true;                    /* trust the rest */
+    }
+    return rs.state == RUNSTATE_blocked;
+}
+
 void upcall_watch_cpu(unsigned int cpu, uint64_t now)
 {
     struct percpu *pc = &percpu_area[cpu];
@@ -170,6 +189,8 @@ void upcall_watch_cpu(unsigned int cpu, uint64_t now)
         !__atomic_compare_exchange_n(&w->deaf_since, &since, 0, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         return;
+    if (!blocked_now(cpu))
+        return;                         /* woken, waiting for a pCPU */
     reraise(cpu, w, ups, since, now);
 }
 

@@ -6,17 +6,20 @@
  */
 #include <xenith/selftest.h>
 #include <xenith/events.h>
+#include <xenith/hypercall.h>
 #include <xenith/percpu.h>
 #include <xenith/smp.h>
 #include <xenith/time.h>
 #include <xenith/x86.h>
+
+#include "evtchn_util.h"
 
 static void mark(void *arg)
 {
     __atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
 }
 
-static bool wait_flag(const int *flag, uint64_t ns)
+static bool flag_within(const int *flag, uint64_t ns)
 {
     uint64_t until = time_now_ns() + ns;
 
@@ -28,11 +31,23 @@ static bool wait_flag(const int *flag, uint64_t ns)
     return true;
 }
 
+/* Halted, and blocked in Xen: past its hlt, not just about to run it.
+ * With the domain-wide callback Xen delivers on any entry of a vCPU
+ * whose upcall_pending is set, so one still running would not go deaf. */
+static bool blocked(unsigned int cpu)
+{
+    struct vcpu_runstate_info rs;
+
+    return __atomic_load_n(&percpu_area[cpu].halted_since, __ATOMIC_ACQUIRE) &&
+           hyp_vcpu_op(VCPUOP_get_runstate_info, cpu, &rs) == 0 &&
+           rs.state == RUNSTATE_blocked;
+}
+
 static bool wait_halted(unsigned int cpu, uint64_t ns)
 {
     uint64_t until = time_now_ns() + ns;
 
-    while (!__atomic_load_n(&percpu_area[cpu].halted_since, __ATOMIC_ACQUIRE))
+    while (!blocked(cpu))
         if (time_now_ns() > until)
             return false;
         else
@@ -47,7 +62,10 @@ SELFTEST(evtchn, deaf_vcpu_recovered)
     unsigned int t;
 
     PICK_CPUS(1, &t);
-    /* Idle, so that nothing but an upcall can make it take our call. */
+    /* Idle with its tick silenced, so that nothing wakes it: a tick's
+     * upcall running as we make it deaf would clear what we set, and
+     * our call would then come through on its own. */
+    REQUIRE(quiet_tick_for_case(t) == 0);
     REQUIRE(wait_halted(t, test_bound_ns(NSEC_PER_SEC)));
     __atomic_store_n(&called, 0, __ATOMIC_RELAXED);
     upcall_watch_stats(&w0);
@@ -55,13 +73,20 @@ SELFTEST(evtchn, deaf_vcpu_recovered)
     REQUIRE(test_call_async(t, mark, &called) == 0);
     /* Deaf indeed: half the watch's second passes with the call unserved
      * (Xen saw upcall_pending already set and raised nothing). */
-    CHECK(!wait_flag(&called, 500 * NSEC_PER_MSEC));
-    if (!wait_flag(&called, test_bound_ns(5 * NSEC_PER_SEC)))
+    if (flag_within(&called, 500 * NSEC_PER_MSEC))
+        test_diag("vCPU%u took the call at once: it was not deaf (woken "
+                  "as it was made so?)", t);
+    CHECK(!__atomic_load_n(&called, __ATOMIC_ACQUIRE));
+    if (!flag_within(&called, test_bound_ns(5 * NSEC_PER_SEC)))
         test_diag("vCPU%u never took the call: the watch did not recover "
                   "it", t);
     upcall_watch_stats(&w);
     CHECK(__atomic_load_n(&called, __ATOMIC_ACQUIRE));
     CHECK(w.induced.deaf == w0.induced.deaf + 1);
+    if (w.lost.deaf != w0.lost.deaf)
+        test_diag("%lu other vCPUs found deaf meanwhile (see the upcall "
+                  "watch's lines above)",
+                  (unsigned long)(w.lost.deaf - w0.lost.deaf));
     CHECK(w.lost.deaf == w0.lost.deaf);
     /* The recovery is judged at the next look after the upcall. */
     for (uint64_t until = time_now_ns() + test_bound_ns(NSEC_PER_SEC);
