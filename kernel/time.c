@@ -48,14 +48,20 @@ static void snapshot(struct vcpu_time_info *out, uint64_t *tsc)
     } while ((v & 1) || v != t->version);
 }
 
-uint64_t time_now_ns(void)
+uint64_t time_local_ns(void)
 {
     struct vcpu_time_info t;
-    uint64_t tsc, now, last;
+    uint64_t tsc;
 
     snapshot(&t, &tsc);
-    now = t.system_time + scale(tsc - t.tsc_timestamp, t.tsc_to_system_mul,
-                                t.tsc_shift);
+    return t.system_time + scale(tsc - t.tsc_timestamp, t.tsc_to_system_mul,
+                                 t.tsc_shift);
+}
+
+uint64_t time_now_ns(void)
+{
+    uint64_t now = time_local_ns(), last;
+
     if (tsc_stable)
         return now;
     last = __atomic_load_n(&last_ns, __ATOMIC_RELAXED);

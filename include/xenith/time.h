@@ -13,6 +13,11 @@
 
 void time_init(void);
 uint64_t time_now_ns(void);
+/* This vCPU's own pvclock, without time_now_ns()'s floor (the latest
+ * reading of any vCPU, which another vCPU's clock running ahead can lift
+ * by milliseconds in a nested domU): for intervals measured on one vCPU
+ * against another clock, as time.rate does. */
+uint64_t time_local_ns(void);
 /* Convert a TSC delta to ns with the pvclock's scale. */
 uint64_t tsc_delta_to_ns(uint64_t delta);
 void ndelay(uint64_t ns);

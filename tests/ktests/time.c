@@ -51,7 +51,7 @@ static void sample(uint32_t khz, uint64_t *t, uint64_t *c)
     for (int i = 0; i < 20; i++) {
         uint64_t a = rdtsc_ordered();
 
-        *t = time_now_ns();
+        *t = time_local_ns();           /* the rate, not the floor */
         *c = rdtsc_ordered();
         if (tsc_to_ns(*c - a, khz) < 500 * 1000)
             return;
