@@ -15,6 +15,11 @@
  *      nothing binds (allocates) under it (bug D: bind asserts this).
  *   4. desc->lock (kernel/irq.c, spinlock, irqs off): chip callbacks run
  *      under it and never take 2 (bug B's root).
+ *   4a. FIFO qlock (events/fifo.c, per vCPU, spinlock, irqs off): the
+ *      vCPU's queue heads while a port is unlinked; a drain holds it
+ *      under 2 or 4 and hands ports back to Xen under it (takes 5).
+ *   4b. FIFO array_lock (events/fifo.c, spinlock): growing the event
+ *      array, under 2 (or 4, PIRQ startup); takes the page allocator.
  *   5. info->lock (events/chip.c, spinlock, irqs off): mask reasons.  The
  *      late-EOI path holds it and must not take 4: it reads the target
  *      vCPU with one atomic load (bug E).
@@ -95,8 +100,16 @@ void drop_unpublished(int irq)
 int evtchn_publish(struct irq_info *info, evtchn_port_t port,
                    unsigned int cpu)
 {
+    bool timer = info->type == EVT_VIRQ && info->u.virq == VIRQ_TIMER;
+    int rc = evtchn_abi->setup_port(port, timer);
+
+    if (rc)
+        return rc;
+    /* Live only at startup (MASK_EXPLICIT), whatever the number's last
+     * user, raw ports of tests included, left in its mask bit. */
+    port_mask(port);
     __atomic_store_n(&info->port, port, __ATOMIC_RELEASE);
-    evtchn_2l_bind_to_cpu(port, cpu);
+    port_bind_to_cpu(port, cpu);
     inject(&inject_bind_before_publish, port);
     return evtchn_map_set(port, info->irq);
 }
@@ -256,6 +269,8 @@ long evtchn_alloc_unbound(domid_t remote, evtchn_port_t *port)
     long rc = hyp_event_channel_op(EVTCHNOP_alloc_unbound, &u);
 
     if (!rc)
+        rc = evtchn_port_prepare(u.port);
+    if (!rc)
         *port = u.port;
     return rc;
 }
@@ -295,8 +310,9 @@ void unbind(int irq)
     if (port && info->type != EVT_PIRQ) {
         evtchn_map_clear(port);
         __atomic_store_n(&info->port, 0, __ATOMIC_RELEASE);
-        evtchn_2l_bind_to_cpu(port, 0);
+        port_bind_to_cpu(port, 0);
 #ifndef BUG_B_CLOSE_BEFORE_CLEAR
+        evtchn_abi->before_close(port);
         (void)evtchn_close(port);
 #endif
     }
@@ -372,13 +388,13 @@ void ipi_send(unsigned int cpu, enum ipi ipi)
         panic("events: IPI %u to vCPU%u failed: %ld", ipi, cpu, rc);
 }
 
-void evtchn_port_mask(evtchn_port_t port) { evtchn_2l_mask(port); }
-bool evtchn_port_pending(evtchn_port_t port) { return evtchn_2l_is_pending(port); }
-bool evtchn_port_clear_pending(evtchn_port_t port) { return evtchn_2l_clear_pending(port); }
-void evtchn_port_set_pending(evtchn_port_t port) { evtchn_2l_set_pending(port); }
-bool evtchn_port_masked(evtchn_port_t port) { return evtchn_2l_is_masked(port); }
+void evtchn_port_mask(evtchn_port_t port) { port_mask(port); }
+bool evtchn_port_pending(evtchn_port_t port) { return port_is_pending(port); }
+bool evtchn_port_clear_pending(evtchn_port_t port) { return port_clear_pending(port); }
+void evtchn_port_set_pending(evtchn_port_t port) { port_set_pending(port); }
+bool evtchn_port_masked(evtchn_port_t port) { return port_is_masked(port); }
 
 void evtchn_port_unmask(evtchn_port_t port)
 {
-    evtchn_2l_unmask(port);
+    port_unmask(port);
 }

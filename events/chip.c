@@ -33,7 +33,7 @@ void info_mask(struct irq_info *info, unsigned int reason)
     evtchn_port_t port = info_port(info);
 
     if (!info->mask_reasons && port)
-        evtchn_2l_mask(port);
+        port_mask(port);
     info->mask_reasons |= reason;
     spin_unlock_irqrestore(&info->lock, f);
 }
@@ -55,7 +55,7 @@ void info_unmask(struct irq_info *info, unsigned int reason)
     }
 #endif
     if (!info->mask_reasons && port)
-        evtchn_2l_unmask(port);
+        port_unmask(port);
     spin_unlock_irqrestore(&info->lock, f);
 }
 
@@ -73,10 +73,10 @@ void evtchn_raise_local(int irq)
     port = info_port(info);
 
     if (port) {
-        evtchn_2l_mask(port);
-        evtchn_2l_set_pending(port);
+        port_mask(port);
+        port_set_pending(port);
         if (!info->mask_reasons)
-            evtchn_2l_unmask(port);
+            port_unmask(port);
     }
     spin_unlock_irqrestore(&info->lock, f);
 }
@@ -132,7 +132,7 @@ static void chip_ack(struct irq_desc *d)
     if (d->flow == IRQ_FLOW_LATE_EOI)
         info_mask(info, MASK_EOI_PENDING);
     if (port)
-        evtchn_2l_clear_pending(port);
+        port_clear_pending(port);
     if (info->type == EVT_PIRQ)
         pirq_eoi(info);
 }
@@ -174,12 +174,12 @@ static void chip_eoi(struct irq_desc *d)
     if (!info->mask_reasons && port) {
         unsigned int cpu = eoi_target(d);
 
-        if (!evtchn_2l_owned_by(port, cpu)) {
+        if (!port_owned_by(port, cpu)) {
             __atomic_fetch_add(&evtchn_misrouted, 1, __ATOMIC_RELAXED);
             pr_err("events: port %u unmasked while not owned by its target "
                    "vCPU%u\n", port, cpu);
         }
-        evtchn_2l_unmask(port);
+        port_unmask(port);
     }
     spin_unlock_irqrestore(&info->lock, f);
 }
@@ -201,7 +201,7 @@ static int chip_set_affinity(struct irq_desc *d, unsigned int cpu)
     info_mask(info, MASK_TEMPORARY);
     rc = hyp_event_channel_op(EVTCHNOP_bind_vcpu, &b);
     if (!rc) {
-        evtchn_2l_bind_to_cpu(b.port, cpu);
+        port_bind_to_cpu(b.port, cpu);
         __atomic_store_n(&d->target_cpu, cpu, __ATOMIC_RELEASE);
         /* Xen now raises it on cpu, but sees it masked. */
         inject(&inject_affinity_moved, b.port);
@@ -214,7 +214,7 @@ static bool chip_pending(struct irq_desc *d)
 {
     evtchn_port_t port = info_port(desc_info(d));
 
-    return port && evtchn_2l_is_pending(port);
+    return port && port_is_pending(port);
 }
 
 const struct irq_chip evtchn_chip = {

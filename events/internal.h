@@ -63,21 +63,90 @@ static inline evtchn_port_t info_port(const struct irq_info *info)
     return __atomic_load_n(&info->port, __ATOMIC_ACQUIRE);
 }
 
-/* events/twolevel.c: the 2-level ABI. */
-#define EVTCHN_NR_PORTS_2L 4096u
-void evtchn_2l_init(void);
-void evtchn_2l_mask(evtchn_port_t port);
-void evtchn_2l_unmask(evtchn_port_t port);
-bool evtchn_2l_clear_pending(evtchn_port_t port);
-void evtchn_2l_set_pending(evtchn_port_t port);
-bool evtchn_2l_is_pending(evtchn_port_t port);
-bool evtchn_2l_is_masked(evtchn_port_t port);
-void evtchn_2l_bind_to_cpu(evtchn_port_t port, unsigned int cpu);
-bool evtchn_2l_owned_by(evtchn_port_t port, unsigned int cpu);
-void evtchn_2l_handle_events(unsigned int cpu);
+/*
+ * What differs between the event-channel ABIs (events/abi.c picks one at
+ * boot; events/twolevel.c, events/fifo.c).  Everything else in events/,
+ * the oracle and the evtchn device go through these and stay ABI-blind.
+ * Port operations may run in any context, interrupts off included; none
+ * takes a lock but the ones named.
+ */
+struct evtchn_abi {
+    const char *name;
+    /* Set up on vCPU0 before any bind: 0, or -errno if Xen refuses. */
+    long (*init)(void);
+    /* Ports the ABI can name (the oracle's and report's range). */
+    unsigned int nr_ports;
+    /* Before vCPU cpu first runs, outside the allocation lock. */
+    int (*prepare_cpu)(unsigned int cpu);
+    /* vCPU cpu has stopped (DEAD), before its own ports are unbound:
+     * nothing it left behind may keep a port from being delivered.
+     * Mapping lock held. */
+    void (*cpu_dead)(unsigned int cpu);
+    /* Before port is published (mapping lock, or desc->lock for a PIRQ):
+     * make it deliverable (FIFO: event array page, priority). */
+    int (*setup_port)(evtchn_port_t port, bool high_priority);
+    /* Under the mapping lock, before EVTCHNOP_close: nothing of the port
+     * may outlive it and catch the next bind of its number (mutant F). */
+    void (*before_close)(evtchn_port_t port);
+    void (*bind_to_cpu)(evtchn_port_t port, unsigned int cpu);
+    bool (*owned_by)(evtchn_port_t port, unsigned int cpu);
+    void (*mask)(evtchn_port_t port);
+    void (*unmask)(evtchn_port_t port);
+    bool (*is_masked)(evtchn_port_t port);
+    bool (*is_pending)(evtchn_port_t port);
+    void (*set_pending)(evtchn_port_t port);
+    bool (*clear_pending)(evtchn_port_t port);
+    /* On a queue in Xen's sense (FIFO LINKED); 2-level: never. */
+    bool (*is_linked)(evtchn_port_t port);
+    /* One pass of cpu's upcall: interrupts off, on cpu itself. */
+    void (*handle_events)(unsigned int cpu);
+    /* Pages the ABI took from the allocator and keeps (leak checks). */
+    unsigned int (*kept_pages)(void);
+    /* A hang report's line on cpu's ABI state: lock-free, last words. */
+    void (*report_cpu)(unsigned int cpu);
+};
 
-/* events/upcall.c: one port's event, from the scan. */
+extern const struct evtchn_abi *evtchn_abi;
+extern const struct evtchn_abi evtchn_abi_2l, evtchn_abi_fifo;
+
+/* Events handled per pass before the upcall starts over with the timer:
+ * a storm on many ports cannot starve the timer (evtchn.fair_scan). */
+#define EVENTS_PER_PASS 64u
+
+static inline void port_mask(evtchn_port_t p) { evtchn_abi->mask(p); }
+static inline void port_unmask(evtchn_port_t p) { evtchn_abi->unmask(p); }
+static inline bool port_is_masked(evtchn_port_t p)
+{
+    return evtchn_abi->is_masked(p);
+}
+static inline bool port_is_pending(evtchn_port_t p)
+{
+    return evtchn_abi->is_pending(p);
+}
+static inline void port_set_pending(evtchn_port_t p)
+{
+    evtchn_abi->set_pending(p);
+}
+static inline bool port_clear_pending(evtchn_port_t p)
+{
+    return evtchn_abi->clear_pending(p);
+}
+static inline void port_bind_to_cpu(evtchn_port_t p, unsigned int cpu)
+{
+    evtchn_abi->bind_to_cpu(p, cpu);
+}
+static inline bool port_owned_by(evtchn_port_t p, unsigned int cpu)
+{
+    return evtchn_abi->owned_by(p, cpu);
+}
+
+/* events/abi.c */
+void evtchn_abi_init(void);
+
+/* events/upcall.c: one port's event, from the scan; or, for a port
+ * found on a queue that is not its owner's, back to Xen for its owner. */
 void evtchn_dispatch(evtchn_port_t port);
+void evtchn_redeliver(evtchn_port_t port);
 
 /* events/pirq.c: the port's life inside startup/shutdown. */
 int pirq_startup(struct irq_desc *d);

@@ -4,11 +4,16 @@
  * open in Xen but unmapped here is a leak or a lost mapping (bug B's
  * symptom); mapped here but closed in Xen is a stale mapping; otherwise
  * the binding type and the vCPU must match.  Then every mapping above
- * Xen's range must not exist.  Each disagreement is printed.
+ * Xen's range must not exist.  And the ABI's bits: a bound port is masked
+ * exactly when it has a mask reason; under FIFO a closed port is not
+ * LINKED (its number could never be linked again: mutant F), and a bound,
+ * unmasked, pending port is on a queue (else its event is stranded).
+ * Each disagreement is printed.
  */
 #include "internal.h"
 #include <xenith/evtchn.h>
 #include <xenith/printk.h>
+#include <xenith/time.h>
 #include <xen/errno.h>
 
 static const char *type_name(enum evt_type t)
@@ -44,6 +49,8 @@ static struct { evtchn_port_t port; const char *owner; } reserved[MAX_RESERVED];
 
 void evtchn_reserve_port(evtchn_port_t port, const char *owner)
 {
+    if (evtchn_port_prepare(port))
+        pr_err("events: port %u (%s) has no event word\n", port, owner);
     for (unsigned int i = 0; i < MAX_RESERVED; i++) {
         if (!reserved[i].port) {
             reserved[i].owner = owner;
@@ -62,9 +69,46 @@ static bool is_reserved(evtchn_port_t port)
     return false;
 }
 
+/* The mask bit against the mask reasons, under the lock that keeps them
+ * in step (events/chip.c). */
+static unsigned int check_mask(evtchn_port_t port, struct irq_info *info)
+{
+    unsigned long f = spin_lock_irqsave(&info->lock);
+    unsigned int reasons = info->mask_reasons;
+    bool masked = port_is_masked(port);
+
+    spin_unlock_irqrestore(&info->lock, f);
+    if (masked == (reasons != 0))
+        return 0;
+    ktap("    # oracle: port %u is %s but its mask reasons are 0x%x\n", port,
+         masked ? "masked" : "unmasked", reasons);
+    return 1;
+}
+
+/* FIFO: pending and unmasked, yet on no queue, for longer than a
+ * consumer takes between unlinking a port and clearing its pending bit. */
+static unsigned int check_stranded(evtchn_port_t port)
+{
+    for (int look = 0; look < 2; look++) {
+        if (!port_is_pending(port) || port_is_masked(port) ||
+            evtchn_abi->is_linked(port))
+            return 0;
+        if (!look)
+            mdelay(10);
+    }
+    ktap("    # oracle: port %u is pending and unmasked but on no FIFO queue: "
+         "its event is stranded\n", port);
+    return 1;
+}
+
 static unsigned int check_port(evtchn_port_t port,
                                const struct evtchn_status *st)
 {
+    if (st->status == EVTCHNSTAT_closed && evtchn_abi->is_linked(port)) {
+        ktap("    # oracle: port %u is closed in Xen but still LINKED on a "
+             "FIFO queue\n", port);
+        return 1;
+    }
     if (is_reserved(port) && evtchn_to_irq(port) < 0)
         return 0;
     int irq = evtchn_to_irq(port);
@@ -104,7 +148,9 @@ static unsigned int check_port(evtchn_port_t port,
              "Xen\n", port, irq_target_cpu(d), st->vcpu);
         return 1;
     }
-    return 0;
+    if (check_mask(port, info))
+        return 1;
+    return evtchn_abi == &evtchn_abi_fifo ? check_stranded(port) : 0;
 }
 
 int evtchn_oracle_check(void)
@@ -113,7 +159,7 @@ int evtchn_oracle_check(void)
     evtchn_port_t port;
     unsigned int bad = 0;
 
-    for (port = 1; port < EVTCHN_NR_PORTS_2L; port++) {
+    for (port = 1; port < evtchn_abi->nr_ports; port++) {
         long rc = evtchn_port_status(port, &st);
 
         if (rc == -XEN_EINVAL)
@@ -124,7 +170,7 @@ int evtchn_oracle_check(void)
         }
         bad += check_port(port, &st);
     }
-    for (; port < EVTCHN_NR_PORTS_2L; port++) {
+    for (; port < evtchn_abi->nr_ports; port++) {
         if (evtchn_to_irq(port) >= 0) {
             ktap("    # oracle: port %u maps to irq %d but Xen has no such "
                  "port\n", port, evtchn_to_irq(port));

@@ -135,7 +135,7 @@ static void unpublish(struct irq_info *info, evtchn_port_t port)
 {
     evtchn_map_clear(port);
     __atomic_store_n(&info->port, 0, __ATOMIC_RELEASE);
-    evtchn_2l_bind_to_cpu(port, 0);
+    port_bind_to_cpu(port, 0);
 }
 
 int pirq_startup(struct irq_desc *d)
@@ -184,6 +184,7 @@ void pirq_shutdown(struct irq_desc *d)
 #else
     unpublish(info, port);
     inject(&inject_pirq_shutdown_window, port);
+    evtchn_abi->before_close(port);
     (void)evtchn_close(port);   /* last: bug B */
 #endif
 }

@@ -22,7 +22,7 @@ static const char *const type_names[] = {
 static int owner_of(evtchn_port_t port)
 {
     for (unsigned int c = 0; c < MAX_VCPUS; c++)
-        if (evtchn_2l_owned_by(port, c))
+        if (port_owned_by(port, c))
             return (int)c;
     return -1;
 }
@@ -35,30 +35,28 @@ void evtchn_report_cpu(unsigned int cpu)
 
     if (!vi)
         return;
-    ktap("    #   upcall pending %u, mask %u, pending_sel 0x%llx; %s; "
-         "%llu upcalls, %llu events\n",
+    ktap("    #   upcall pending %u, mask %u; %s; %llu upcalls, %llu events\n",
          __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_ACQUIRE),
          __atomic_load_n(&vi->evtchn_upcall_mask, __ATOMIC_ACQUIRE),
-         (unsigned long long)__atomic_load_n(&vi->evtchn_pending_sel,
-                                             __ATOMIC_ACQUIRE),
          __atomic_load_n(&pc->upcall_seq, __ATOMIC_ACQUIRE) & 1
              ? "in its upcall loop" : "not in its upcall loop",
          (unsigned long long)__atomic_load_n(&pc->upcalls, __ATOMIC_RELAXED),
          (unsigned long long)__atomic_load_n(&pc->events, __ATOMIC_RELAXED));
+    evtchn_abi->report_cpu(cpu);
     if (call_port)
         ktap("    #   call IPI: port %u, pending %d, masked %d\n", call_port,
-             evtchn_2l_is_pending(call_port), evtchn_2l_is_masked(call_port));
+             port_is_pending(call_port), port_is_masked(call_port));
 }
 
 void evtchn_report_pending(void)
 {
     unsigned int lines = 0, more = 0;
 
-    for (evtchn_port_t port = 1; port < EVTCHN_NR_PORTS_2L; port++) {
+    for (evtchn_port_t port = 1; port < evtchn_abi->nr_ports; port++) {
         int irq;
         struct irq_info *info;
 
-        if (!evtchn_2l_is_pending(port))
+        if (!port_is_pending(port))
             continue;
         if (lines == MAX_PORT_LINES) {
             more++;
@@ -67,9 +65,9 @@ void evtchn_report_pending(void)
         lines++;
         irq = evtchn_to_irq(port);
         info = irq_info_of(irq);
-        ktap("    # port %u pending: masked %d, owner vCPU %d, irq %d "
-             "(%s, mask reasons 0x%x)\n", port, evtchn_2l_is_masked(port),
-             owner_of(port), irq,
+        ktap("    # port %u pending: masked %d, linked %d, owner vCPU %d, "
+             "irq %d (%s, mask reasons 0x%x)\n", port, port_is_masked(port),
+             evtchn_abi->is_linked(port), owner_of(port), irq,
              info ? type_names[info->type] : "none",
              info ? __atomic_load_n(&info->mask_reasons, __ATOMIC_RELAXED)
                   : 0u);

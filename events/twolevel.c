@@ -15,14 +15,14 @@
 #include <xenith/hypercall.h>
 #include <xenith/panic.h>
 #include <xenith/percpu.h>
+#include <xenith/printk.h>
 #include <xenith/smp.h>
 #include <xenith/xen.h>
+#include <xen/errno.h>
 
+#define NR_PORTS_2L     4096u   /* 64 words of 64 bits on x86-64 */
 #define WORD_BITS       64u
-#define NR_WORDS        (EVTCHN_NR_PORTS_2L / WORD_BITS)
-/* Events handled per pass before the scan starts over with the timer:
- * a storm on many ports cannot starve the timer (fair_scan). */
-#define EVENTS_PER_PASS 64u
+#define NR_WORDS        (NR_PORTS_2L / WORD_BITS)
 
 static uint64_t cpu_ports[MAX_VCPUS][NR_WORDS];
 
@@ -54,7 +54,9 @@ static bool bit_test(uint64_t *w, unsigned int b)
     return __atomic_load_n(w, __ATOMIC_SEQ_CST) & (1ull << b);
 }
 
-void evtchn_2l_init(void)
+static bool l2_owned_by(evtchn_port_t port, unsigned int cpu);
+
+static long l2_init(void)
 {
     /* Every port starts masked: a port becomes live only through startup,
      * once its mapping and action exist.  Ports belong to vCPU0 until
@@ -63,29 +65,30 @@ void evtchn_2l_init(void)
         __atomic_store_n(mask_word(w), ~0ull, __ATOMIC_SEQ_CST);
         cpu_ports[0][w] = ~0ull;
     }
+    return 0;
 }
 
-void evtchn_2l_mask(evtchn_port_t port)
+static void l2_mask(evtchn_port_t port)
 {
     bit_set(mask_word(port / WORD_BITS), port % WORD_BITS);
 }
 
-bool evtchn_2l_is_masked(evtchn_port_t port)
+static bool l2_is_masked(evtchn_port_t port)
 {
     return bit_test(mask_word(port / WORD_BITS), port % WORD_BITS);
 }
 
-bool evtchn_2l_is_pending(evtchn_port_t port)
+static bool l2_is_pending(evtchn_port_t port)
 {
     return bit_test(pending_word(port / WORD_BITS), port % WORD_BITS);
 }
 
-bool evtchn_2l_clear_pending(evtchn_port_t port)
+static bool l2_clear_pending(evtchn_port_t port)
 {
     return bit_clear(pending_word(port / WORD_BITS), port % WORD_BITS);
 }
 
-void evtchn_2l_set_pending(evtchn_port_t port)
+static void l2_set_pending(evtchn_port_t port)
 {
     bit_set(pending_word(port / WORD_BITS), port % WORD_BITS);
 }
@@ -100,7 +103,7 @@ void evtchn_2l_set_pending(evtchn_port_t port)
  * the port is masked again and handed to Xen.  This holds whichever vCPU
  * the port targets: Xen raises that vCPU's upcall, never ours.
  */
-void evtchn_2l_unmask(evtchn_port_t port)
+static void l2_unmask(evtchn_port_t port)
 {
     unsigned int w = port / WORD_BITS, b = port % WORD_BITS;
     struct evtchn_unmask u = { .port = port };
@@ -109,14 +112,14 @@ void evtchn_2l_unmask(evtchn_port_t port)
 #ifdef SCENARIO_14_REMOTE_UNMASK_LOCAL_ONLY
     /* Mutant: another vCPU's port is unmasked by clearing its bit here,
      * as if our own scan would find it; the target is never told. */
-    if (!evtchn_2l_owned_by(port, smp_processor_id())) {
+    if (!l2_owned_by(port, smp_processor_id())) {
         bit_clear(mask_word(w), b);
         return;
     }
 #endif
-    if (!evtchn_2l_is_pending(port)) {
+    if (!l2_is_pending(port)) {
         bit_clear(mask_word(w), b);
-        if (!evtchn_2l_is_pending(port))
+        if (!l2_is_pending(port))
             return;
         bit_set(mask_word(w), b);
     }
@@ -125,12 +128,12 @@ void evtchn_2l_unmask(evtchn_port_t port)
         panic("EVTCHNOP_unmask(port %u) failed: %ld", port, rc);
 }
 
-bool evtchn_2l_owned_by(evtchn_port_t port, unsigned int cpu)
+static bool l2_owned_by(evtchn_port_t port, unsigned int cpu)
 {
     return bit_test(&cpu_ports[cpu][port / WORD_BITS], port % WORD_BITS);
 }
 
-void evtchn_2l_bind_to_cpu(evtchn_port_t port, unsigned int cpu)
+static void l2_bind_to_cpu(evtchn_port_t port, unsigned int cpu)
 {
     unsigned int w = port / WORD_BITS, b = port % WORD_BITS;
 
@@ -170,7 +173,7 @@ static void handle_timer_first(struct percpu *pc)
  * high one; the timer goes first; at most EVENTS_PER_PASS events, then
  * the unfinished selector bits go back and the upcall loop runs again.
  */
-void evtchn_2l_handle_events(unsigned int cpu)
+static void l2_handle_events(unsigned int cpu)
 {
     struct percpu *pc = &percpu_area[cpu];
     struct vcpu_info *vi = pc->vcpu_info;
@@ -223,3 +226,71 @@ void evtchn_2l_handle_events(unsigned int cpu)
         }
     }
 }
+
+static int l2_prepare_cpu(unsigned int cpu)
+{
+    (void)cpu;
+    return 0;
+}
+
+/* A dead vCPU's pending ports were moved off it (their owner bits went
+ * with them) or are about to be closed: nothing stays behind in 2-level. */
+static void l2_cpu_dead(unsigned int cpu)
+{
+    (void)cpu;
+}
+
+static int l2_setup_port(evtchn_port_t port, bool high_priority)
+{
+    (void)high_priority;
+    return port < NR_PORTS_2L ? 0 : -XEN_EINVAL;
+}
+
+static void l2_before_close(evtchn_port_t port)
+{
+    (void)port;
+}
+
+static bool l2_is_linked(evtchn_port_t port)
+{
+    (void)port;
+    return false;
+}
+
+static unsigned int l2_kept_pages(void)
+{
+    return 0;
+}
+
+static void l2_report_cpu(unsigned int cpu)
+{
+    struct vcpu_info *vi = __atomic_load_n(&percpu_area[cpu].vcpu_info,
+                                           __ATOMIC_ACQUIRE);
+
+    ktap("    #   2-level: pending_sel 0x%llx, scan resumes at word %u bit "
+         "%u\n", (unsigned long long)__atomic_load_n(&vi->evtchn_pending_sel,
+                                                    __ATOMIC_ACQUIRE),
+         percpu_area[cpu].scan_word, percpu_area[cpu].scan_bit);
+}
+
+const struct evtchn_abi evtchn_abi_2l = {
+    .name = "2-level",
+    .init = l2_init,
+    .nr_ports = NR_PORTS_2L,
+    .prepare_cpu = l2_prepare_cpu,
+    .cpu_dead = l2_cpu_dead,
+    .setup_port = l2_setup_port,
+    .before_close = l2_before_close,
+    .bind_to_cpu = l2_bind_to_cpu,
+    .owned_by = l2_owned_by,
+    .mask = l2_mask,
+    .unmask = l2_unmask,
+    .is_masked = l2_is_masked,
+    .is_pending = l2_is_pending,
+    .set_pending = l2_set_pending,
+    .clear_pending = l2_clear_pending,
+    .is_linked = l2_is_linked,
+    .handle_events = l2_handle_events,
+    .kept_pages = l2_kept_pages,
+    .report_cpu = l2_report_cpu,
+};

@@ -48,8 +48,8 @@ uint64_t evtchn_spurious_total(void)
 static void spurious(struct percpu *pc, evtchn_port_t port)
 {
     __atomic_fetch_add(&pc->spurious, 1, __ATOMIC_RELAXED);
-    evtchn_2l_mask(port);
-    evtchn_2l_clear_pending(port);
+    port_mask(port);
+    port_clear_pending(port);
 }
 
 void evtchn_dispatch(evtchn_port_t port)
@@ -70,6 +70,18 @@ void evtchn_dispatch(evtchn_port_t port)
     handle_irq(d);
 }
 
+/* Inside a read-side section (the upcall loop, or a drain's). */
+void evtchn_redeliver(evtchn_port_t port)
+{
+    int irq = evtchn_to_irq(port);
+
+    if (irq < 0) {
+        spurious(this_cpu(), port);
+        return;
+    }
+    evtchn_raise_local(irq);
+}
+
 static void evtchn_upcall(struct cpu_regs *r)
 {
     struct percpu *pc = this_cpu();
@@ -83,7 +95,7 @@ static void evtchn_upcall(struct cpu_regs *r)
         /* Clear first, then scan: an event after the clear sets it again
          * and the loop runs once more instead of losing it. */
         __atomic_store_n(&vi->evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
-        evtchn_2l_handle_events(pc->cpu_id);
+        evtchn_abi->handle_events(pc->cpu_id);
         if (!__atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
             break;
         /* Between rounds nothing looked up is held any more: a quiescent
@@ -136,7 +148,7 @@ void events_init(void)
         for (unsigned int i = 0; i < NR_IPIS; i++)
             percpu_area[c].ipi_to_irq[i] = -1;
     }
-    evtchn_2l_init();
+    evtchn_abi_init();
     set_vector_handler(VEC_EVTCHN_UPCALL, evtchn_upcall);
     /* upcall=callback forces the fallback, so it stays tested on a Xen
      * that offers the per-vCPU vector. */
@@ -151,8 +163,8 @@ void events_init(void)
                   rc, rc2);
     }
     this_cpu()->vcpu_info->evtchn_upcall_mask = 0;
-    pr_info("events: 2-level ABI, upcall on vector 0x%x (%s)\n",
-            VEC_EVTCHN_UPCALL,
+    pr_info("events: %s ABI, upcall on vector 0x%x (%s)\n",
+            evtchn_abi->name, VEC_EVTCHN_UPCALL,
             per_vcpu_vector ? "per-vCPU, HVMOP_set_evtchn_upcall_vector"
                             : "domain-wide, HVM_PARAM_CALLBACK_IRQ");
 }
@@ -194,6 +206,9 @@ int events_prepare_cpu(unsigned int cpu)
     };
     int irq;
 
+    irq = evtchn_abi->prepare_cpu(cpu);
+    if (irq < 0)
+        return irq;
     irq = bind_virq(VIRQ_TIMER, cpu, &timer);
     if (irq < 0)
         return irq;
@@ -215,6 +230,8 @@ void events_dead_cpu(unsigned int cpu)
 {
     struct percpu *pc = &percpu_area[cpu];
 
+    /* First: nothing left on its queues may outlive the closes below. */
+    evtchn_abi->cpu_dead(cpu);
     pvlock_dead_cpu(cpu);
     /* A sender may have read the call port just before the clear: the
      * port stays open until it has sent (ipi_try_send). */

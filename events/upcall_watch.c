@@ -72,13 +72,23 @@ void cpu_halt(void)
     __atomic_store_n(&pc->halted_since, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * Take the outstanding re-raise stamped @raised for judging.  Every vCPU's
+ * tick may run the watch for every other: only the one whose exchange wins
+ * counts the outcome, so no recovery is counted twice.
+ */
+static bool claim_raise(struct watch *w, uint64_t raised)
+{
+    return __atomic_compare_exchange_n(&w->raised_at, &raised, 0, false,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
 /* A re-raise is out: did its upcall come? */
 static void judge_raise(unsigned int cpu, struct watch *w, uint64_t ups,
                         uint64_t raised, uint64_t now)
 {
     if (ups != __atomic_load_n(&w->raised_upcalls, __ATOMIC_ACQUIRE)) {
-        if (!__atomic_compare_exchange_n(&w->raised_at, &raised, 0, false,
-                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        if (!claim_raise(w, raised))
             return;
         __atomic_fetch_add(&counts[w->raised_induced].recovered, 1,
                            __ATOMIC_RELAXED);
@@ -90,8 +100,7 @@ static void judge_raise(unsigned int cpu, struct watch *w, uint64_t ups,
                     ? "a lost interrupt made by a self-test"
                     : "an interrupt lost below the guest");
     } else if ((int64_t)(now - raised) > (int64_t)DEAF_NS) {
-        if (!__atomic_compare_exchange_n(&w->raised_at, &raised, 0, false,
-                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        if (!claim_raise(w, raised))
             return;
         __atomic_fetch_add(&counts[w->raised_induced].unanswered, 1,
                            __ATOMIC_RELAXED);
@@ -162,8 +171,7 @@ void upcall_watch_cpu(unsigned int cpu, uint64_t now)
 
     if (raised && cpu_state(cpu) != CPU_ONLINE) {
         /* Went down meanwhile: nothing left to judge. */
-        __atomic_compare_exchange_n(&w->raised_at, &raised, 0, false,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+        (void)claim_raise(w, raised);
         return;
     }
     if (raised) {

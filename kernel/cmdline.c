@@ -176,6 +176,18 @@ static void parse_upcall(struct boot_options *o, const char *v, size_t len)
         o->upcall = m;
 }
 
+static void parse_evtchn(struct boot_options *o, const char *v, size_t len)
+{
+    static const struct choice modes[] = {
+        { "auto", EVTCHN_AUTO }, { "fifo", EVTCHN_FIFO }, { "2l", EVTCHN_2L },
+    };
+    int m;
+
+    if (parse_choice(o, "evtchn= takes auto, fifo or 2l, not", modes,
+                     ARRAY_SIZE(modes), v, len, &m))
+        o->evtchn = m;
+}
+
 /* offline=N[,N...]: vCPUs 1..MAX_VCPUS-1 to take offline once all are up. */
 static void parse_offline(struct boot_options *o, const char *v, size_t len)
 {
@@ -227,6 +239,8 @@ static void parse_option(struct boot_options *o, const char *tok, size_t len)
         parse_exit(o, v, vlen);
     } else if (key_is(tok, klen, "upcall")) {
         parse_upcall(o, v, vlen);
+    } else if (key_is(tok, klen, "evtchn")) {
+        parse_evtchn(o, v, vlen);
     } else if (key_is(tok, klen, "offline")) {
         parse_offline(o, v, vlen);
     } else if (key_is(tok, klen, "pvspin")) {

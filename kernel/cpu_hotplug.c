@@ -47,6 +47,9 @@ struct mutex hotplug_lock = MUTEX_INIT_RANKED(RANK_HOTPLUG, "hotplug_lock");
 /* Inside the locked tear-down, irqs moved, vCPU not yet told to stop:
  * regress.hotplug_alloc_lock frees an irq here (scenario 10). */
 DEFINE_INJECT(hotplug_after_move, "hotplug.after_move");
+/* On the dying vCPU, interrupts off, just before VCPUOP_down: an event
+ * sent to it now stays on its queue (regress.fifo_close_linked_on_dead_vcpu). */
+DEFINE_INJECT(hotplug_die_irqs_off, "hotplug.die_irqs_off");
 
 static bool take_die_request(void)
 {
@@ -70,6 +73,7 @@ void cpu_die_self(void)
         return;
     irq_disable();
     timer_quiet_self(true);
+    inject(&inject_hotplug_die_irqs_off, this_cpu()->cpu_id);
     arch_vcpu_park();
 }
 

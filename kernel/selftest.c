@@ -291,7 +291,8 @@ struct resources {
 
 static void snapshot(struct resources *r)
 {
-    r->pages = mm_free_pages() + heap_slab_pages() + evtchn_map_pages();
+    r->pages = mm_free_pages() + heap_slab_pages() + evtchn_map_pages() +
+               evtchn_abi_pages();
     r->heap_bytes = heap_in_use();
     r->irqs = irq_nr_allocated();
     r->open_ports = evtchn_count_open();
@@ -685,6 +686,8 @@ enum verdict selftest_run_all(void)
     ktap("# xenith: boot to ready %lu us (%lu hypercalls), %u vCPUs "
          "(%u online)\n", tsc_delta_to_ns(ready_tsc - boot_tsc) / NSEC_PER_USEC,
          ready_hypercalls, smp_domain_vcpus(), smp_nr_vcpus());
+    ktap("# events: %s ABI, upcall %s\n", evtchn_abi_name(),
+         events_per_vcpu_vector() ? "per-vCPU vector" : "domain-wide callback");
     if (boot_options.nr_errors) {
         ktap("1..0\n# error: the command line has errors (above); "
              "no test run\n");

@@ -21,6 +21,10 @@ enum exit_mode { EXIT_POWEROFF, EXIT_QEMU, EXIT_REBOOT, EXIT_HALT };
 /* How Xen signals events: the per-vCPU vector when Xen offers it (auto),
  * or the domain-wide HVM_PARAM_CALLBACK_IRQ vector, forced (callback). */
 enum upcall_mode { UPCALL_AUTO, UPCALL_CALLBACK };
+/* Which event-channel ABI (events/abi.c): FIFO when Xen takes a control
+ * block (auto), or one of them forced; fifo fails the boot if Xen
+ * refuses it, rather than testing 2-level under the wrong name. */
+enum evtchn_mode { EVTCHN_AUTO, EVTCHN_FIFO, EVTCHN_2L };
 
 struct cmdline_diag {
     bool is_error;              /* error: the run fails; else a warning */
@@ -36,6 +40,7 @@ struct boot_options {
     unsigned int console;       /* CONSOLE_* sinks */
     enum exit_mode exit;
     enum upcall_mode upcall;
+    enum evtchn_mode evtchn;
     struct cpumask offline;     /* vCPUs to take offline after boot */
     uint32_t pvspin;            /* pauses before a lock waiter sleeps;
                                  * 0: calibrated (lock/pvlock.c) */

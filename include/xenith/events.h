@@ -55,6 +55,19 @@ long ipi_try_send(unsigned int cpu, enum ipi ipi);
  * sections out before it closes the port. */
 evtchn_port_t ipi_call_port(unsigned int cpu);
 
+/* events/abi.c: the event-channel ABI that runs (evtchn=). */
+const char *evtchn_abi_name(void);      /* "FIFO" or "2-level" */
+bool evtchn_abi_is_fifo(void);
+unsigned int evtchn_nr_ports(void);     /* ports the ABI can name */
+/* On one of Xen's FIFO queues (LINKED); never under 2-level. */
+bool evtchn_port_linked(evtchn_port_t port);
+/* Give a raw port (no irq) its state in the ABI: 0 or -errno. */
+int evtchn_port_prepare(evtchn_port_t port);
+/* Pages the ABI keeps (the FIFO event array): leak checks add them. */
+unsigned int evtchn_abi_pages(void);
+/* Closes that found their port still LINKED after the wait (want 0). */
+extern unsigned int evtchn_fifo_close_linked;
+
 /* Counters for tests and benchmarks. */
 uint64_t evtchn_spurious_total(void);
 /* Late EOIs that unmasked a port its target vCPU did not own (want 0). */

@@ -16,7 +16,8 @@
 #include <xenith/types.h>
 #include <xenith/spinlock.h>
 
-#define NR_IRQS 8192
+/* One per port the FIFO ABI can name (131072), and room for the rest. */
+#define NR_IRQS ((1 << 17) + 256)
 
 struct irq_desc;
 typedef void (*irq_handler_t)(int irq, void *data);

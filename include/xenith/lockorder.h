@@ -16,6 +16,8 @@ enum lock_rank {
     RANK_MAPPING = 30,          /* evtchn_mapping_lock (mutex) */
     RANK_IRQ_ALLOC = 40,        /* irq_alloc_lock (mutex) */
     RANK_DESC = 50,             /* desc->lock: chip callbacks run under it */
+    RANK_FIFO_QUEUE = 55,       /* events/fifo.c per-vCPU qlock: consumer */
+    RANK_FIFO_ARRAY = 56,       /* events/fifo.c array_lock: event array */
     RANK_INFO = 60,             /* info->lock: mask reasons */
     RANK_EVTDEV_CONS = 70,      /* evtchn device ring, consumer side */
     RANK_EVTDEV_PROD = 72,      /* evtchn device ring, producer (handler) */

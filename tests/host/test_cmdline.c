@@ -51,6 +51,10 @@ static const struct case_ cases[] = {
     { "upcall=auto upcall=callback", 0, 0, 0 },
     { "upcall=vector", 1, 0, 0 },
     { "upcall=", 1, 0, 0 },
+    { "evtchn=auto evtchn=fifo evtchn=2l", 0, 0, 0 },
+    { "evtchn=3l", 1, 0, 0 },
+    { "evtchn=FIFO", 1, 0, 0 },
+    { "evtchn=", 1, 0, 0 },
     { "offline=1,3,63", 0, 0, 0 },
     { "offline=64,127", 0, 0, 0 },
     { "offline=0", 1, 0, 0 },
@@ -122,7 +126,7 @@ static void fuzz(unsigned int rounds)
 {
     static const char *frags[] = {
         "selftest=", "iterations=", "loglevel=", "console=", "exit=", "upcall=",
-        "callback", "offline=", "pvspin=",
+        "callback", "evtchn=", "fifo", "2l", "offline=", "pvspin=",
         "all", "none", ",", "=", " ", "\t", "*", "?", ".", "xen", "e9",
         "qemu", "0x", "9", "99999999999999999999", "\xff", "\x01", "boot",
     };
