@@ -423,6 +423,14 @@ static unsigned int drain(unsigned int cpu)
     return n;
 }
 
+/* On the leaving vCPU, interrupts off: its consumer will not run again,
+ * so drain its queues now; a port moved off it while LINKED here would
+ * otherwise wait for the controller's DEAD step. */
+static void fifo_cpu_stopping(unsigned int cpu)
+{
+    (void)drain(cpu);
+}
+
 static void fifo_cpu_dead(unsigned int cpu)
 {
 #ifdef BUG_F_CLOSE_LINKED_UNDRAINED
@@ -502,6 +510,7 @@ const struct evtchn_abi evtchn_abi_fifo = {
     .init = fifo_init,
     .nr_ports = EVTCHN_FIFO_NR_CHANNELS,
     .prepare_cpu = fifo_prepare_cpu,
+    .cpu_stopping = fifo_cpu_stopping,
     .cpu_dead = fifo_cpu_dead,
     .setup_port = fifo_setup_port,
     .before_close = fifo_before_close,

@@ -78,6 +78,11 @@ struct evtchn_abi {
     unsigned int nr_ports;
     /* Before vCPU cpu first runs, outside the allocation lock. */
     int (*prepare_cpu)(unsigned int cpu);
+    /* On vCPU cpu itself as it leaves: interrupts off, its irqs moved
+     * off it, nothing of ours will run on it again.  What it holds for
+     * other vCPUs goes to them now, not when the controller sees it
+     * gone (hotplug.stress: 2 ms late).  Events after it: cpu_dead. */
+    void (*cpu_stopping)(unsigned int cpu);
     /* vCPU cpu has stopped (DEAD), before its own ports are unbound:
      * nothing it left behind may keep a port from being delivered.
      * Mapping lock held. */

@@ -233,6 +233,13 @@ static int l2_prepare_cpu(unsigned int cpu)
     return 0;
 }
 
+/* A moved port's pending bit is seen by its new owner's scan: nothing
+ * waits on the stopping vCPU. */
+static void l2_cpu_stopping(unsigned int cpu)
+{
+    (void)cpu;
+}
+
 /* A dead vCPU's pending ports were moved off it (their owner bits went
  * with them) or are about to be closed: nothing stays behind in 2-level. */
 static void l2_cpu_dead(unsigned int cpu)
@@ -278,6 +285,7 @@ const struct evtchn_abi evtchn_abi_2l = {
     .init = l2_init,
     .nr_ports = NR_PORTS_2L,
     .prepare_cpu = l2_prepare_cpu,
+    .cpu_stopping = l2_cpu_stopping,
     .cpu_dead = l2_cpu_dead,
     .setup_port = l2_setup_port,
     .before_close = l2_before_close,

@@ -225,6 +225,12 @@ int events_prepare_cpu(unsigned int cpu)
     return 0;
 }
 
+/* On the leaving vCPU itself, interrupts off (kernel/cpu_hotplug.c). */
+void events_cpu_stopping(void)
+{
+    evtchn_abi->cpu_stopping(smp_processor_id());
+}
+
 /* DEAD: unbind what PREPARE bound, after the allocation lock is dropped. */
 void events_dead_cpu(unsigned int cpu)
 {

@@ -73,6 +73,7 @@ void cpu_die_self(void)
         return;
     irq_disable();
     timer_quiet_self(true);
+    events_cpu_stopping();
     inject(&inject_hotplug_die_irqs_off, this_cpu()->cpu_id);
     arch_vcpu_park();
 }

@@ -26,6 +26,8 @@ void events_cpu_start(void);            /* each vCPU, on itself */
 /* PREPARE / DEAD steps of a vCPU: its timer VIRQ and IPIs. */
 int events_prepare_cpu(unsigned int cpu);
 void events_dead_cpu(unsigned int cpu);
+/* On a vCPU leaving (cpu_die_self), interrupts off, before VCPUOP_down. */
+void events_cpu_stopping(void);
 
 int bind_virq(unsigned int virq, unsigned int cpu, const struct evt_action *a);
 int bind_ipi(enum ipi ipi, unsigned int cpu, const struct evt_action *a);
