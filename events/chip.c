@@ -59,6 +59,36 @@ void info_unmask(struct irq_info *info, unsigned int reason)
     spin_unlock_irqrestore(&info->lock, f);
 }
 
+/*
+ * Hand an event that is still pending to Xen again, for whichever vCPU
+ * the port is bound to now (a FIFO port found on a queue it no longer
+ * owns).  Never sets the pending bit: another vCPU may have handled the
+ * event (acked, under desc->lock) since the caller saw it pending, and a
+ * raise would run it twice (affinity.no_loss_no_dup, 1 duplicate in a
+ * run at 64 vCPUs).  EVTCHNOP_unmask links the port only if it is still
+ * pending then; with a mask reason left, whoever drops it unmasks so.
+ */
+void evtchn_hand_back(int irq, evtchn_port_t port)
+{
+    struct irq_desc *d = irq_to_desc(irq);
+    struct evtchn_unmask u = { .port = port };
+    struct irq_info *info;
+    unsigned long f;
+    long rc;
+
+    if (!d || d->chip != &evtchn_chip)
+        return;
+    info = desc_info(d);
+    f = spin_lock_irqsave(&info->lock);
+    if (info_port(info) == port && !info->mask_reasons &&
+        port_is_pending(port)) {
+        rc = hyp_event_channel_op(EVTCHNOP_unmask, &u);
+        if (rc)
+            panic("EVTCHNOP_unmask(port %u) failed: %ld", port, rc);
+    }
+    spin_unlock_irqrestore(&info->lock, f);
+}
+
 void evtchn_raise_local(int irq)
 {
     struct irq_desc *d = irq_to_desc(irq);

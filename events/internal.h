@@ -169,5 +169,6 @@ void drop_unpublished(int irq);
 /* events/chip.c */
 void info_mask(struct irq_info *info, unsigned int reason);
 void info_unmask(struct irq_info *info, unsigned int reason);
+void evtchn_hand_back(int irq, evtchn_port_t port);
 
 #endif

@@ -79,7 +79,7 @@ void evtchn_redeliver(evtchn_port_t port)
         spurious(this_cpu(), port);
         return;
     }
-    evtchn_raise_local(irq);
+    evtchn_hand_back(irq, port);
 }
 
 static void evtchn_upcall(struct cpu_regs *r)
