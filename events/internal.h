@@ -85,13 +85,14 @@ struct evtchn_abi {
     void (*cpu_stopping)(unsigned int cpu);
     /* vCPU cpu has stopped (DEAD), before its own ports are unbound:
      * nothing it left behind may keep a port from being delivered.
-     * Mapping lock held. */
+     * Hotplug lock held, no events/ lock (events_dead_cpu). */
     void (*cpu_dead)(unsigned int cpu);
     /* Before port is published (mapping lock, or desc->lock for a PIRQ):
      * make it deliverable (FIFO: event array page, priority). */
     int (*setup_port)(evtchn_port_t port, bool high_priority);
-    /* Under the mapping lock, before EVTCHNOP_close: nothing of the port
-     * may outlive it and catch the next bind of its number (mutant F). */
+    /* Before EVTCHNOP_close (mapping lock, or desc->lock for a PIRQ's
+     * shutdown, interrupts off): nothing of the port may outlive it and
+     * catch the next bind of its number (mutant F). */
     void (*before_close)(evtchn_port_t port);
     void (*bind_to_cpu)(evtchn_port_t port, unsigned int cpu);
     bool (*owned_by)(evtchn_port_t port, unsigned int cpu);
