@@ -78,6 +78,13 @@ void evtchn_hand_back(int irq, evtchn_port_t port)
 
     if (!d || d->chip != &evtchn_chip)
         return;
+#ifdef BUG_FH_HANDBACK_RAISES
+    /* Mutant FH: hand back by raising, as this code first did. */
+    if (port) {
+        evtchn_raise_local(irq);
+        return;
+    }
+#endif
     info = desc_info(d);
     f = spin_lock_irqsave(&info->lock);
     if (info_port(info) == port && !info->mask_reasons &&

@@ -84,6 +84,8 @@ static spinlock_t array_lock =
  * a port found on another vCPU's queue after a move goes to its owner. */
 static uint8_t owner[EVTCHN_FIFO_NR_CHANNELS];
 
+DEFINE_INJECT(fifo_before_owner_check, "fifo.before_owner_check");
+
 /* Closes that found a port still LINKED after the wait (want 0). */
 unsigned int evtchn_fifo_close_linked;
 
@@ -363,6 +365,10 @@ static void fifo_handle_events(unsigned int cpu)
         spin_unlock(&c->qlock);
         w = port ? load_word(port) : 0;
         if ((w & PENDING) && !(w & MASKED)) {
+            /* The port is off the queue and seen pending; it may move
+             * now, and its new owner handle it, before we look at who
+             * owns it (regress.fifo_handback_no_dup). */
+            inject(&inject_fifo_before_owner_check, port);
             if (fifo_owned_by(port, cpu))
                 evtchn_dispatch(port);
             else

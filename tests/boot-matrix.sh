@@ -242,6 +242,16 @@ check "faildemo.leaks_*: a leaked page and a leaked port fail their tests" \
     --grep "leak: Xen has [0-9]+ ports open, [0-9]+ before the test" \
     --grep "2 failed"
 
+# d'') the consistency oracle sees state the kernel did not make: a port
+# masked with no mask reason, and (FIFO, auto's choice) one pending and
+# unmasked on no queue.  Each case puts things back before it fails.
+check "faildemo.oracle_*: the oracle names a bad mask bit and a stranded port" \
+    --name "failtest-v1-faildemo_oracle" --elf "$FAILTEST_ELF" \
+    --cmdline "selftest=faildemo.oracle_*" --expect FAIL \
+    --grep "oracle: port [0-9]+ is masked but its mask reasons are 0x0" \
+    --grep "oracle: port [0-9]+ is pending and unmasked but on no FIFO queue" \
+    --grep "^0 passed, 2 failed, 0 skipped$"
+
 # e) without Xen the kernel says so and fails.
 check "no Xen: the kernel stops with 'not running under Xen'" \
     --name "noxen-selftest_all" --no-xen \

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Mutant proof: for each historic bug (A-F) and each scenario of
-# concurrency.md section 7 (S5-S17), build the kernel with the mistake put
-# back (configs/mutant-X.mk, a compile-time switch named
+# Mutant proof: for each historic bug (A-F, and FH of the FIFO ABI) and
+# each scenario of concurrency.md section 7 (S5-S17), build the kernel
+# with the mistake put back (configs/mutant-X.mk, a compile-time switch named
 # after the bug), boot it under Xen, and require that the bug's regress
 # case FAILS, by its own bound and with its own diagnosis, while the
 # normal build passes the same case.  One line per mutant:
@@ -90,6 +90,10 @@ mutant S17 hotplug.kicker_on_dead_vcpu FAIL \
     "send to an unbound port, scenario 17"
 # F: the FIFO ABI (auto picks it on Xen 4.17).
 mutant F regress.fifo_close_linked_on_dead_vcpu FAIL \
-    "closed while still LINKED on dead vCPU[0-9]+.s queue \\(mutant F\\)"
+    "closed while still LINKED on dead vCPU[0-9]+.s queue \\(mutant F\\)" \
+    "oracle: port [0-9]+ is closed in Xen but still LINKED on a FIFO queue"
+# FH: the FIFO consumer's hand-back of a moved port raises it again.
+mutant FH regress.fifo_handback_no_dup FAIL \
+    "handed port [0-9]+ back by raising it .*\\(mutant FH\\)"
 echo "mutants: $caught caught, $missed not caught"
 [ "$missed" -eq 0 ]

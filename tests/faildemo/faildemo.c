@@ -2,10 +2,13 @@
  * Suite `faildemo`: deliberately broken tests, built only in the failtest
  * config (configs/failtest.mk), so tests/boot-matrix.sh can show that the
  * host runner catches a failure, a hang, a panic, a stack overflow and
- * leaks.  Never in a default
+ * leaks, and that the consistency oracle sees state the kernel did not
+ * make.  Never in a default
  * build: selftest=all there cannot reach them.
  */
 #include <xenith/selftest.h>
+#include <xenith/events.h>
+#include <xenith/evtchn.h>
 #include <xenith/hypercall.h>
 #include <xenith/lockorder.h>
 #include <xenith/mutex.h>
@@ -228,5 +231,65 @@ SELFTEST(faildemo, cleanup_after_point, .min_vcpus = 2)
     CHECK(evtchn_send(lo.port_b) == 0);
     CHECK(wait_hits(&ca, 1) && ca.last_cpu == k);
     loopback_close(&lo);
+    return TEST_RESULT();
+}
+
+/* ------------------------------------------------------------------------
+ * The consistency oracle (events/oracle.c) against state the kernel did
+ * not make: each case binds a spare port, corrupts what Xen and the
+ * kernel share about it, asks the oracle, and puts things back before it
+ * fails, so nothing else is left wrong.
+ */
+static void nothing(int irq, void *data)
+{
+    (void)irq;
+    (void)data;
+}
+
+static int bind_spare(evtchn_port_t *port)
+{
+    struct evt_action a = { .handler = nothing, .name = "oracle-demo" };
+    int irq;
+
+    if (evtchn_alloc_unbound(DOMID_SELF, port))
+        return -1;
+    irq = bind_evtchn(*port, &a);
+    if (irq < 0)
+        (void)evtchn_close(*port);
+    return irq;
+}
+
+/* Masked behind its binding's back: no mask reason says so. */
+SELFTEST(faildemo, oracle_mask)
+{
+    evtchn_port_t port;
+    int irq = bind_spare(&port), bad;
+
+    REQUIRE(irq >= 0);
+    evtchn_port_mask(port);
+    bad = evtchn_oracle_check();
+    evtchn_port_unmask(port);
+    unbind(irq);
+    CHECK(bad == 0);
+    return TEST_RESULT();
+}
+
+/* FIFO: pending and unmasked, but on no queue (the pending bit set in
+ * the event word directly, as no Xen would leave it): nobody will ever
+ * be told. */
+SELFTEST(faildemo, oracle_stranded)
+{
+    evtchn_port_t port;
+    int irq, bad;
+
+    if (!evtchn_abi_is_fifo())
+        SKIP("needs the FIFO event-channel ABI");
+    irq = bind_spare(&port);
+    REQUIRE(irq >= 0);
+    evtchn_port_set_pending(port);
+    bad = evtchn_oracle_check();
+    (void)evtchn_port_clear_pending(port);
+    unbind(irq);
+    CHECK(bad == 0);
     return TEST_RESULT();
 }

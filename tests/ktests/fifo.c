@@ -121,6 +121,8 @@ SELFTEST(regress, fifo_close_linked_on_dead_vcpu, .min_vcpus = 3,
         test_diag("port %u closed while still LINKED on dead vCPU%u's "
                   "queue (mutant F)", port, k);
     CHECK(!evtchn_port_linked(port));
+    /* The oracle must see it too: closed in Xen, LINKED on a queue. */
+    CHECK(evtchn_oracle_check() == 0);
     /* Bind its number again, on vCPU d. */
     if (!alloc_port_number(port)) {
         test_diag("Xen did not hand out port %u again within %u ports",
@@ -210,7 +212,7 @@ static int bind_pair(struct pair *p)
     return 0;
 }
 
-SELFTEST(evtchn, fifo_max_ports, .explicit_only = true, .timeout_ms = 600000)
+SELFTEST(evtchn, fifo_max_ports, .explicit_only = true, .timeout_ms = 900000)
 {
     unsigned int order = 0, n = 0, raised = 0, highest = 0;
     struct pair *pairs;
@@ -352,5 +354,65 @@ SELFTEST(evtchn, move_while_queued, .min_vcpus = 3, .timeout_ms = 20000)
                   "owner vCPU%u", k, c.hits, c.last_cpu, d);
     CHECK(handled && c.hits == 1 && c.last_cpu == d);
     loopback_close(&lo);
+    return TEST_RESULT();
+}
+
+/* ------------------------------------------------------------------------
+ * Mutant FH: vCPU k's consumer has taken port a off its queue and seen it
+ * pending (held at fifo.before_owner_check); a moves to vCPU d, whose
+ * unmask makes Xen link it on d's queue, and d handles the event.  Let
+ * go, k finds a owned by d and hands it back to Xen: the event must not
+ * run again.  Handing back by raising it (setting pending again) did,
+ * once in a make test-scale run of affinity.no_loss_no_dup.
+ */
+DECLARE_INJECT(fifo_before_owner_check);
+
+SELFTEST(regress, fifo_handback_no_dup, .min_vcpus = 3, .timeout_ms = 20000)
+{
+    static struct counter c;
+    struct loopback lo;
+    unsigned int v[2], k, d;
+    bool by_d;
+
+    NEED_FIFO();
+    PICK_CPUS(2, v);
+    k = v[0];
+    d = v[1];
+    memset(&c, 0, sizeof(c));
+    REQUIRE(loopback_open(&lo, count_handler_util, &c, noop_handler, NULL) == 0);
+    if (irq_set_affinity(lo.irq_a, k)) {
+        loopback_close(&lo);
+        REQUIRE(!"irq_set_affinity(lo.irq_a, k) == 0");
+    }
+    inject_arm(&inject_fifo_before_owner_check, lo.port_a);
+    CHECK(evtchn_send(lo.port_b) == 0);
+    if (!inject_wait_held(&inject_fifo_before_owner_check, HOLD_NS)) {
+        inject_disarm(&inject_fifo_before_owner_check);
+        test_diag("vCPU%u never reached fifo.before_owner_check for port %u",
+                  k, lo.port_a);
+        loopback_close(&lo);
+        return TEST_FAIL;
+    }
+    CHECK(irq_set_affinity(lo.irq_a, d) == 0);
+    /* The premise: d handles the event while k still holds its stale
+     * look at it. */
+    by_d = wait_count_ns(&c.hits, 1, EVENT_NS);
+    if (!by_d)
+        test_diag("port %u moved to vCPU%u while vCPU%u held it off its "
+                  "queue was not handled by vCPU%u: pending %d, masked %d, "
+                  "linked %d; the case tests nothing", lo.port_a, d, k, d,
+                  evtchn_port_pending(lo.port_a),
+                  evtchn_port_masked(lo.port_a),
+                  evtchn_port_linked(lo.port_a));
+    CHECK(by_d);
+    inject_release(&inject_fifo_before_owner_check);
+    mdelay(20);                         /* a second delivery would be in */
+    if (by_d && c.hits != 1)
+        test_diag("the event was handled %d times: vCPU%u handed port %u "
+                  "back by raising it after its new owner vCPU%u had "
+                  "handled it (mutant FH)", c.hits, k, lo.port_a, d);
+    CHECK(c.hits == 1 && c.last_cpu == d);
+    loopback_close(&lo);
+    CHECK(evtchn_oracle_check() == 0);
     return TEST_RESULT();
 }
