@@ -674,6 +674,38 @@ static enum verdict report_unmatched(const int *hits, const char **suites,
     return VERDICT_FAIL;
 }
 
+/*
+ * With no selftest= at all, a quick run of the core, so that a boot with
+ * no command line (as Xen's CI boots its test kernel, waiting for "Test
+ * result: SUCCESS") tests something: boot, memory, SMP, time,
+ * hypercalls, each bind type, the pv-lock.  A second or two under TCG;
+ * the README lists it.  selftest=none still runs nothing.
+ */
+static const char *const default_selection[] = {
+    "boot", "mm.no_double_alloc", "mm.orders_aligned", "mm.heap", "smp",
+    "time.monotonic", "hypercall", "evtchn.bind_each_type",
+    "evtchn.loopback_notify", "evtchn.unbind_drains_handler",
+    "spinlock.mutual_exclusion", "spinlock.nested_wait",
+};
+
+static void use_default_selection(void)
+{
+    char list[CMDLINE_MAX_PATTERNS * CMDLINE_PATTERN_MAX];
+    size_t len = 0;
+
+    BUILD_BUG_ON(ARRAY_SIZE(default_selection) > CMDLINE_MAX_PATTERNS);
+    for (unsigned int i = 0; i < ARRAY_SIZE(default_selection); i++) {
+        const char *p = default_selection[i];
+
+        BUG_ON(strlen(p) >= CMDLINE_PATTERN_MAX);
+        memcpy(boot_options.patterns[i], p, strlen(p) + 1);
+        len += snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
+                        p);
+    }
+    boot_options.nr_patterns = ARRAY_SIZE(default_selection);
+    ktap("# no selftest= given: the default selection, selftest=%s\n", list);
+}
+
 enum verdict selftest_run_all(void)
 {
     static bool sel[1024];
@@ -696,6 +728,8 @@ enum verdict selftest_run_all(void)
         ktap("Test result: FAILURE\n");
         return VERDICT_FAIL;
     }
+    if (!boot_options.selftest_given)
+        use_default_selection();
     for (unsigned int i = 0; i < nr_tests(); i++)
         sel[i] = selected(&__selftests_start[i], hits);
     if (report_unmatched(hits, suites, nr_suites) != VERDICT_PASS) {

@@ -65,6 +65,18 @@ for n in 4 8; do
         --grep "# events: 2-level ABI"
 done
 
+# a') booted exactly as Xen's CI smoke job boots XTF: no kernel command
+# line, no exit device, noreboot, the serial console into a file; the
+# default selection must end in "Test result: SUCCESS" within the bound.
+if python3 tests/xen_ci_boot.py --elf "$ELF" --timeout 60 \
+        >build/logs/xen-ci-boot.out 2>&1; then
+    passed=$((passed + 1))
+    echo "PASS: no command line, as Xen's CI boots XTF: Test result: SUCCESS"
+else
+    failed=$((failed + 1))
+    echo "FAIL: no command line, as Xen's CI boots XTF (build/logs/xen-ci-boot.out)"
+fi
+
 # a*) the historic-bug regressions, 200 rounds each, 4 vCPUs on 2 pCPUs;
 # then the races the code review found, 20 rounds each: their windows
 # hold a vCPU for up to a second and take vCPUs down and up, so 200 rounds
