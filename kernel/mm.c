@@ -5,6 +5,12 @@
  * bitmap itself.  Simple and exact: the tests can check that no page is
  * handed out twice and that exhaustion returns NULL.
  *
+ * All the RAM the map describes is covered, above 4 GiB too, in two
+ * steps: head.S's boot map reaches only 4 GiB, and page_alloc writes the
+ * pages it hands out, so mm_init frees the RAM below 4 GiB (where
+ * paging_init then finds its tables) and mm_init_high the rest, once
+ * paging_init has mapped it.
+ *
  * mm_lock: protects the bitmap, the hint and the counters.  The innermost
  * lock of the kernel: taken with interrupts off, nothing is taken under it.
  */
@@ -18,8 +24,8 @@
 #include <xenith/string.h>
 #include <xen/arch-x86/hvm/start_info.h>
 
-/* The boot page tables map 4 GiB; RAM above is ignored for now. */
-#define MM_LIMIT (4ull << 30)
+/* What head.S's boot page tables map. */
+#define BOOT_MAP_LIMIT (4ull << 30)
 #define LOW_RESERVED (1ull << 20)
 
 extern char __image_start[], __image_end[];
@@ -28,6 +34,7 @@ static spinlock_t mm_lock = SPINLOCK_INIT_RANKED(RANK_MM, "mm_lock");
 static uint64_t *bitmap;
 static uint64_t nr_pages;       /* pages covered by the bitmap */
 static uint64_t free_pages, total_pages;
+static uint64_t high_pages;     /* of total_pages, above 4 GiB */
 static uint64_t hint;           /* where the next order-0 search starts */
 static paddr_t ram_end;
 
@@ -59,14 +66,16 @@ static void memmap_from_xen(void)
     boot_info.nr_memmap = MIN(map.nr_entries, BOOT_MEMMAP_MAX);
 }
 
-static bool ram_range(unsigned int i, paddr_t *start, paddr_t *end)
+/* Map entry i's whole pages inside [lo, hi), if it is RAM and has any. */
+static bool ram_range(unsigned int i, paddr_t lo, paddr_t hi, paddr_t *start,
+                      paddr_t *end)
 {
     const struct memmap_entry *e = &boot_info.memmap[i];
 
-    if (e->type != XEN_HVM_MEMMAP_TYPE_RAM || e->addr >= MM_LIMIT)
+    if (e->type != XEN_HVM_MEMMAP_TYPE_RAM || e->addr + e->size <= e->addr)
         return false;
-    *start = ALIGN_UP(e->addr, PAGE_SIZE);
-    *end = ALIGN_DOWN(MIN(e->addr + e->size, MM_LIMIT), PAGE_SIZE);
+    *start = ALIGN_UP(MAX(e->addr, lo), PAGE_SIZE);
+    *end = ALIGN_DOWN(MIN(e->addr + e->size, hi), PAGE_SIZE);
     return *end > *start;
 }
 
@@ -77,7 +86,7 @@ static void place_bitmap(uint64_t bytes)
 
     for (unsigned int i = 0; i < boot_info.nr_memmap; i++) {
         paddr_t s, e;
-        if (!ram_range(i, &s, &e))
+        if (!ram_range(i, 0, BOOT_MAP_LIMIT, &s, &e))
             continue;
         if (s < img_end)
             s = img_end;
@@ -120,7 +129,7 @@ void mm_init(void)
                  boot_info.memmap[i].type);
     for (unsigned int i = 0; i < boot_info.nr_memmap; i++) {
         paddr_t s, e;
-        if (ram_range(i, &s, &e) && e > ram_end)
+        if (ram_range(i, 0, ~0ull, &s, &e) && e > ram_end)
             ram_end = e;
     }
     if (!ram_end)
@@ -131,12 +140,31 @@ void mm_init(void)
     memset(bitmap, 0xff, words * 8);
     for (unsigned int i = 0; i < boot_info.nr_memmap; i++) {
         paddr_t s, e;
-        if (ram_range(i, &s, &e))
+        if (ram_range(i, 0, BOOT_MAP_LIMIT, &s, &e))
             free_range(s, e);
     }
     total_pages = free_pages;
     hint = LOW_RESERVED >> PAGE_SHIFT;
-    pr_info("mm: %lu MiB RAM, %lu pages free\n", ram_end >> 20, free_pages);
+}
+
+/* After paging_init mapped it: the RAM above the boot map's 4 GiB. */
+void mm_init_high(void)
+{
+    uint64_t low = free_pages;
+    unsigned long f = spin_lock_irqsave(&mm_lock);
+
+    for (unsigned int i = 0; i < boot_info.nr_memmap; i++) {
+        paddr_t s, e;
+        if (ram_range(i, BOOT_MAP_LIMIT, ~0ull, &s, &e))
+            free_range(s, e);
+    }
+    total_pages = free_pages;
+    high_pages = free_pages - low;
+    spin_unlock_irqrestore(&mm_lock, f);
+    pr_info("mm: %lu MiB RAM (%lu MiB of it above 4 GiB), RAM ends at "
+            "%lu MiB, %lu pages free\n",
+            (total_pages << PAGE_SHIFT) >> 20,
+            (high_pages << PAGE_SHIFT) >> 20, ram_end >> 20, free_pages);
 }
 
 static bool run_free(uint64_t first, uint64_t count)
@@ -147,38 +175,72 @@ static bool run_free(uint64_t first, uint64_t count)
     return true;
 }
 
+/*
+ * Claim the first free run of count pages among the naturally aligned
+ * slots [from, to) (slot k: pages k * count on), looking from slot start
+ * and wrapping once; mm_lock held.  Its first page, or -1.
+ */
+static int64_t claim(uint64_t count, uint64_t from, uint64_t to,
+                     uint64_t start)
+{
+    uint64_t n = to - from;
+
+    if (free_pages < count || to <= from)
+        return -1;
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t first = (from + (start - from + k) % n) * count;
+
+        if (!run_free(first, count))
+            continue;
+        for (uint64_t i = first; i < first + count; i++)
+            set_bit(i);
+        free_pages -= count;
+        return (int64_t)first;
+    }
+    return -1;
+}
+
+/* Outside the lock: the pages are ours now. */
+static void *zeroed(int64_t first, uint64_t count)
+{
+    if (first < 0)
+        return NULL;
+    memset((void *)(first << PAGE_SHIFT), 0, count << PAGE_SHIFT);
+    return (void *)(first << PAGE_SHIFT);
+}
+
+/* Next fit, from the hint: successive allocations do not rescan what the
+ * last ones took. */
 void *page_alloc(unsigned int order)
 {
-    uint64_t count = 1ull << order, found = 0;
+    uint64_t count = 1ull << order, slots = nr_pages >> order;
     unsigned long f;
-    bool ok = false;
+    int64_t first;
+
+    if (order > 20 || !slots)
+        return NULL;
+    f = spin_lock_irqsave(&mm_lock);
+    first = claim(count, 0, slots, (hint / count) % slots);
+    if (first >= 0)
+        hint = (uint64_t)first + count;
+    spin_unlock_irqrestore(&mm_lock, f);
+    return zeroed(first, count);
+}
+
+void *page_alloc_range(unsigned int order, paddr_t lo, paddr_t hi)
+{
+    uint64_t count = 1ull << order;
+    uint64_t from = ALIGN_UP(lo >> PAGE_SHIFT, count) >> order;
+    uint64_t to = MIN(hi >> PAGE_SHIFT, nr_pages) >> order;
+    unsigned long f;
+    int64_t first;
 
     if (order > 20)
         return NULL;
     f = spin_lock_irqsave(&mm_lock);
-    if (free_pages >= count) {
-        /* Next-fit over naturally aligned slots, from the hint, wrapping
-         * once around the whole range. */
-        uint64_t slots = nr_pages / count, first = (hint / count) % slots;
-        for (uint64_t k = 0; k < slots && !ok; k++) {
-            uint64_t i = ((first + k) % slots) * count;
-            if (run_free(i, count)) {
-                found = i;
-                ok = true;
-            }
-        }
-    }
-    if (ok) {
-        for (uint64_t i = found; i < found + count; i++)
-            set_bit(i);
-        free_pages -= count;
-        hint = found + count;
-    }
+    first = claim(count, from, to, from);
     spin_unlock_irqrestore(&mm_lock, f);
-    if (!ok)
-        return NULL;
-    memset((void *)(found << PAGE_SHIFT), 0, count << PAGE_SHIFT);
-    return (void *)(found << PAGE_SHIFT);
+    return zeroed(first, count);
 }
 
 void page_free(void *p, unsigned int order)
@@ -214,4 +276,9 @@ uint64_t mm_total_pages(void)
 paddr_t mm_ram_end(void)
 {
     return ram_end;
+}
+
+uint64_t mm_high_pages(void)
+{
+    return high_pages;
 }

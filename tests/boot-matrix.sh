@@ -77,6 +77,15 @@ else
     echo "FAIL: no command line, as Xen's CI boots XTF (build/logs/xen-ci-boot.out)"
 fi
 
+# a'') all the RAM Xen gives: dom0_mem=5G (QEMU -m 6144), so RAM lies
+# above 4 GiB; the allocator must cover it and mm.high_memory take pages
+# from there.
+check "dom0_mem=5G: RAM above 4 GiB mapped and handed out" \
+    --name "v2-mem5g-selftest_mm" --vcpus 2 --smp 2 --mem 5120 \
+    --cmdline "selftest=mm,boot" --expect PASS --timeout 180 \
+    --grep "mm: [0-9]+ MiB RAM \\([0-9]*[1-9][0-9]* MiB of it above 4 GiB\\)" \
+    --grep "^    ok [0-9]+ high_memory$"
+
 # a*) the historic-bug regressions, 200 rounds each, 4 vCPUs on 2 pCPUs;
 # then the races the code review found, 20 rounds each: their windows
 # hold a vCPU for up to a second and take vCPUs down and up, so 200 rounds

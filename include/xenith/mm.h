@@ -13,14 +13,19 @@
 
 #define PAGE_SHIFT 12
 
-void mm_init(void);
+void mm_init(void);                     /* RAM below 4 GiB */
+void mm_init_high(void);                /* the rest, once mapped */
 /* 2^order contiguous, naturally aligned, zeroed pages, or NULL. */
 void *page_alloc(unsigned int order);
+/* The same, from [lo, hi) only (first fit). */
+void *page_alloc_range(unsigned int order, paddr_t lo, paddr_t hi);
 void page_free(void *p, unsigned int order);
 uint64_t mm_free_pages(void);
 uint64_t mm_total_pages(void);
 /* Highest RAM address + 1, for the page tables' direct map. */
 paddr_t mm_ram_end(void);
+/* Pages of RAM above 4 GiB the allocator covers. */
+uint64_t mm_high_pages(void);
 
 void *kmalloc(size_t size);
 void kfree(void *p);

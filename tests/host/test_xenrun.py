@@ -197,11 +197,12 @@ class Accel(unittest.TestCase):
 
 
 
-def args(vcpus=2, cmdline="selftest=all", allow=(), no_tests_ok=False):
+def args(vcpus=2, cmdline="selftest=all", allow=(), no_tests_ok=False,
+         mem=64):
     import re
     import types
     return types.SimpleNamespace(
-        vcpus=vcpus, cmdline=cmdline, no_tests_ok=no_tests_ok,
+        vcpus=vcpus, cmdline=cmdline, no_tests_ok=no_tests_ok, mem=mem,
         allow_skip_re=[re.compile(x) for x in allow])
 
 
@@ -227,6 +228,13 @@ class Vacuity(unittest.TestCase):
         # ... but not when the run has the vCPUs the case needs
         lines = [l.replace("(1 online)", "(4 online)") for l in lines]
         self.assertEqual(len(vacuity(lines, args(vcpus=4))), 1)
+
+    def test_no_high_ram_explains_a_skip_below_4g_only(self):
+        lines = [l.replace("# SKIP not today",
+                           "# SKIP no RAM above 4 GiB (dom0_mem or memory= "
+                           "below it)") for l in GOOD]
+        self.assertEqual(vacuity(lines, args(vcpus=1)), [])
+        self.assertEqual(len(vacuity(lines, args(vcpus=1, mem=5120))), 1)
 
     def test_vcpus_that_never_came_online(self):
         p = vacuity(GOOD, args(vcpus=2, allow=["not today"]))

@@ -1,7 +1,10 @@
 /* Suite `mm`: the page allocator and the heap. */
 #include <xenith/selftest.h>
+#include <xenith/boot.h>
 #include <xenith/mm.h>
+#include <xenith/paging.h>
 #include <xenith/string.h>
+#include <xen/arch-x86/hvm/start_info.h>
 
 extern char __image_start[], __image_end[];
 
@@ -106,5 +109,97 @@ SELFTEST(mm, heap)
     CHECK(kmalloc(0) == NULL);
     CHECK(kmalloc((size_t)1 << 40) == NULL);
     kfree(NULL);
+    return TEST_RESULT();
+}
+
+/* ------------------------------------------------------------------------
+ * RAM above 4 GiB (dom0_mem, or a domU's memory=, above it) is mapped and
+ * handed out: pages taken from there, spread over the whole range (and
+ * one 2 MiB block), lie in RAM the memory map describes, are RW- NX in
+ * the direct map, and keep a pattern written over every word.  Without
+ * such RAM the case skips, saying so (the boot matrix runs it with
+ * dom0_mem=5G).
+ */
+#define HIGH_BASE       (4ull << 30)
+#define HIGH_PROBES     64
+
+static bool in_map_ram(paddr_t pa, uint64_t len)
+{
+    for (unsigned int i = 0; i < boot_info.nr_memmap; i++) {
+        const struct memmap_entry *m = &boot_info.memmap[i];
+
+        if (m->type == XEN_HVM_MEMMAP_TYPE_RAM && pa >= m->addr &&
+            pa + len <= m->addr + m->size)
+            return true;
+    }
+    return false;
+}
+
+/* Write each word's own address into it, read it all back. */
+static bool pattern_holds(uint64_t *w, uint64_t len)
+{
+    for (uint64_t i = 0; i < len / 8; i++)
+        w[i] = (uint64_t)&w[i] ^ 0x5a5a5a5a5a5a5a5aull;
+    for (uint64_t i = 0; i < len / 8; i++)
+        if (w[i] != ((uint64_t)&w[i] ^ 0x5a5a5a5a5a5a5a5aull))
+            return false;
+    return true;
+}
+
+static bool high_page_sound(void *p, uint64_t len)
+{
+    paddr_t pa = (paddr_t)p;
+    uint64_t pte = paging_lookup(pa, NULL);
+
+    if (pa < HIGH_BASE || !in_map_ram(pa, len)) {
+        test_diag("page %lx (%lu bytes) is not RAM above 4 GiB the map "
+                  "describes", pa, len);
+        return false;
+    }
+    if (!pte || !(pte & PTE_W) || !(pte & PTE_NX)) {
+        test_diag("page %lx is not mapped RW- NX (pte %lx)", pa, pte);
+        return false;
+    }
+    if (!pattern_holds(p, len)) {
+        test_diag("page %lx did not keep what was written to it", pa);
+        return false;
+    }
+    return true;
+}
+
+SELFTEST(mm, high_memory)
+{
+    static void *pages[HIGH_PROBES];
+    uint64_t before = mm_free_pages(), span;
+    unsigned int n = 0;
+    void *block;
+
+    if (!mm_high_pages())
+        SKIP("no RAM above 4 GiB (dom0_mem or memory= below it)");
+    REQUIRE(mm_ram_end() > HIGH_BASE);
+    span = mm_ram_end() - HIGH_BASE;
+    for (unsigned int i = 0; i < HIGH_PROBES; i++) {
+        paddr_t lo = HIGH_BASE + ALIGN_DOWN(span / HIGH_PROBES * i, PAGE_SIZE);
+
+        pages[n] = page_alloc_range(0, lo, mm_ram_end());
+        if (pages[n] && !high_page_sound(pages[n], PAGE_SIZE))
+            CHECK(false);
+        n += pages[n] != NULL;
+    }
+    if (n < HIGH_PROBES)
+        test_diag("%u of %u probes above 4 GiB found a free page", n,
+                  HIGH_PROBES);
+    CHECK(n > HIGH_PROBES / 2);
+    block = page_alloc_range(9, HIGH_BASE, mm_ram_end());
+    CHECK(block != NULL);
+    if (block)
+        CHECK(high_page_sound(block, PAGE_SIZE << 9));
+    test_diag("%lu MiB above 4 GiB; %u pages and a 2 MiB block from there, "
+              "highest %lx", (mm_high_pages() << PAGE_SHIFT) >> 20, n,
+              n ? (paddr_t)pages[n - 1] : 0);
+    page_free(block, 9);
+    for (unsigned int i = 0; i < n; i++)
+        page_free(pages[i], 0);
+    CHECK(mm_free_pages() == before);
     return TEST_RESULT();
 }
