@@ -114,32 +114,43 @@ void kernel_main(paddr_t start_info_pa)
     traps_init();
     boot_info_init(start_info_pa);
     cmdline_parse(boot_info.cmdline, BOOT_CMDLINE_MAX, &boot_options);
+    boot_trace_start(boot_options.loglevel);
     if (boot_info.cmdline_truncated)
         cmdline_error(&boot_options, "command line longer than 1023 bytes");
     if (!xen_detect())
         early_fatal("not running under Xen (no Xen CPUID leaves); stopping");
+    boot_step("entry");
 
     xen_init();
     console_init(boot_options.console);
     console_loglevel = boot_options.loglevel;
     banner();
     report_cmdline();
+    boot_step("xen+console");
     mm_init();
     paging_init();
+    mm_init_high();
+    boot_step("memory");
     if (!xen.is_dom0)
         console_attach_ring();
     time_init();
+    boot_step("time");
     pvlock_set_default(boot_options.pvspin);
     apic_init();
     events_init();
     boot_cpu_online();
+    boot_step("events");
     if (!xen.is_dom0)
         attach_xenstore();
+    boot_step("xenstore");
     smp_init();
+    boot_step("smp");
     control_init();
     offline_requested();
+    boot_step("control");
 
     ready_tsc = rdtsc();
     ready_hypercalls = hypercall_total();
+    boot_trace_report();
     verdict_exit(selftest_run_all());
 }

@@ -4,7 +4,9 @@
 # 1. Boot: 5 boots with selftest=boot on 2 vCPUs.  Prints min, median and
 #    max of the guest's boot time (PVH entry to ready, from its
 #    "# xenith: boot to ready N us" line) and of the whole QEMU run's wall
-#    time (QEMU start to exit, Xen's boot included).
+#    time (QEMU start to exit, Xen's boot included).  Then where the time
+#    goes: 5 boots each at 2 and 4 vCPUs with loglevel=8, the median
+#    microseconds and hypercalls of each boot step.
 # 2. Event channels: boots selftest=bench (tests/ktests/bench.c) with 4
 #    vCPUs on 2 pCPUs, then with 1 vCPU, and turns the "bench:" lines of
 #    the two logs into two tables: times, and hypercalls per operation
@@ -62,7 +64,10 @@ part() {
     return 1
 }
 
-mkdir -p build/logs
+mkdir -p build/logs build/bench
+rm -f build/bench/*.dat build/bench/*.png
+# Each part leaves its figures under build/bench/*.dat for the pictures
+# (tests/bench_plots.sh); a part not run leaves none, and no picture.
 
 # ---- boot ---------------------------------------------------------------
 
@@ -108,6 +113,60 @@ printf '%-36s %8s %8s %8s\n' "" min median max
 row "guest boot, PVH entry to ready (us)" 1 '%8d'
 row "QEMU run, start to exit (s)" 2 '%8.2f'
 row "hypercalls, PVH entry to ready" 3 '%8d'
+
+# Where the time goes: $RUNS boots at 2 and at 4 vCPUs (on 2 pCPUs) with
+# loglevel=8, whose "boot: step" lines (kernel/boot_trace.c) give each
+# step's microseconds and hypercalls; the medians per step.  Runs of
+# their own: the debug lines they print cost time the runs above do not.
+for n in 2 4; do
+    : > "$tmp"
+    i=1
+    while [ "$i" -le "$RUNS" ]; do
+        log=build/logs/bench-steps-v$n-$i.log
+        if ! python3 tests/xenrun.py --elf "$ELF" --vcpus "$n" --smp 2 \
+             --cmdline "selftest=boot loglevel=8" --name "bench-steps-v$n-$i" \
+             --log "$log" >/dev/null; then
+            echo "bench: boot breakdown run $i at $n vCPUs did not PASS (log: $log)"
+            bad=$((bad + 1))
+        fi
+        sed -n 's/^.*boot: step \([^ ]*\) *\([0-9][0-9]*\) us *\([0-9][0-9]*\) hypercalls.*$/\1 \2 \3/p' \
+            "$log" >> "$tmp"
+        sed -n 's/^.*# xenith: boot to ready \([0-9][0-9]*\) us (\([0-9][0-9]*\) hypercalls).*$/ready \1 \2/p' \
+            "$log" >> "$tmp"
+        i=$((i + 1))
+    done
+    echo
+    echo "boot breakdown, $n vCPUs on 2 pCPUs, medians of $RUNS runs (loglevel=8):"
+    awk -v dat="build/bench/boot-v$n.dat" '
+        !($1 in n) { order[++k] = $1 }
+        { n[$1]++; us[$1, n[$1]] = $2; hc[$1, n[$1]] = $3 }
+        function med(a, s, c,    i, j, t, v) {
+            for (i = 1; i <= c; i++) v[i] = a[s, i]
+            for (i = 2; i <= c; i++)
+                for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+                    t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+                }
+            return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2
+        }
+        END {
+            printf "  %-22s %10s %12s\n", "step", "us", "hypercalls"
+            for (i = 1; i <= k; i++) {
+                s = order[i]
+                printf "  %-22s %10d %12d\n", \
+                    s == "ready" ? "= PVH entry to ready" : s, \
+                    med(us, s, n[s]), med(hc, s, n[s])
+                printf "%s %d %d\n", s, med(us, s, n[s]), med(hc, s, n[s]) > dat
+            }
+        }' "$tmp"
+done
+# One table for the picture: step, us at 2 and 4 vCPUs, hypercalls at 2
+# and 4.
+awk 'FNR == 1 { f++ } f == 1 { o[++k] = $1; a[$1] = $2; ah[$1] = $3; next }
+     { b[$1] = $2; bh[$1] = $3 }
+     END { for (i = 1; i <= k; i++)
+               print o[i], a[o[i]], (o[i] in b) ? b[o[i]] : "-", ah[o[i]],
+                     (o[i] in bh) ? bh[o[i]] : "-" }' \
+    build/bench/boot-v2.dat build/bench/boot-v4.dat > build/bench/boot.dat
 fi # part 1
 
 # benchboot NAME ELF VCPUS SMP SELFTEST OUT: boot ELF with VCPUS vCPUs on
@@ -256,6 +315,29 @@ END {
     printf "send->handler at 64 ports, FIFO / 2-level (medians): %s (goal <= 1.10)%s\n", q,
         q == "-" ? ", not measured" : (q + 0 <= 1.10 ? ", met" : ", MISSED")
 }' "$v4"
+
+# For the picture: ports bound, then FIFO's and 2-level's upcall dispatch
+# (batch means) and send->handler (medians), in us; "-" where not run.
+awk -F ' [|] ' '
+function abi(l) { return l ~ /[(]FIFO[)]$/ ? "f" : "l" }
+function nports(l,   t) { t = l; sub(/^[^,]*, /, "", t); return t + 0 }
+$1 == "avg" && $2 ~ /^upcall dispatch, [0-9]+ ports? bound/ {
+    p = nports($2); seen[p] = 1; d[abi($2), p] = $3 / 1000
+}
+$1 == "time" && $2 ~ /^send->handler, [0-9]+ ports? bound/ {
+    p = nports($2); seen[p] = 1; s[abi($2), p] = $3 / 1000
+}
+function v(a, k) { return k in a ? sprintf("%.2f", a[k]) : "-" }
+END {
+    n = 0
+    for (p in seen) ps[++n] = p + 0
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && ps[j - 1] > ps[j]; j--) { t = ps[j]; ps[j] = ps[j - 1]; ps[j - 1] = t }
+    print "# ports fifo_dispatch 2l_dispatch fifo_send_handler 2l_send_handler"
+    for (i = 1; i <= n; i++)
+        print ps[i], v(d, "f" SUBSEP ps[i]), v(d, "l" SUBSEP ps[i]),
+              v(s, "f" SUBSEP ps[i]), v(s, "l" SUBSEP ps[i])
+}' "$v4" > build/bench/ports.dat
 fi # part 2
 
 # ---- locks and hotplug --------------------------------------------------
@@ -342,6 +424,11 @@ END {
             num(pl), ratio[r], ms(worst[r, "pv"]), ms(worst[r, "plain"]),
             per(polls[r, "pv"], acqs[r, "pv"]), per(kicks[r, "pv"], acqs[r, "pv"]),
             per(hcs[r, "pv"], acqs[r, "pv"]), num(lost[r, "pv"])
+        # For the picture: vCPUs, pv and plain acq/s, pv hypercalls,
+        # polls and kicks per acquisition.
+        printf "%s %s %s %s %s %s\n", r, num(pv), num(pl),
+            per(hcs[r, "pv"], acqs[r, "pv"]), per(polls[r, "pv"], acqs[r, "pv"]),
+            per(kicks[r, "pv"], acqs[r, "pv"]) > "build/bench/lock.dat"
     }
     if (ratio[8] == "" || ratio[8] == "-")
         v = "not measured"
@@ -425,5 +512,8 @@ END {
 }' "$l2" "$l4" "$l8" "$l16" "$l32" "$l64" "$ld"
 fi # part 3
 
+# The pictures of what ran (build/bench/*.png).
+echo
+sh tests/bench_plots.sh build/bench || bad=$((bad + 1))
 [ "$bad" -eq 0 ]
 

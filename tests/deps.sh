@@ -31,6 +31,8 @@ need binutils command -v ld
 need qemu-system-x86 command -v qemu-system-x86_64
 need libxen-dev test -f /usr/include/xen/xen.h
 need python3 command -v python3
+# make bench's pictures (tests/bench_plots.sh)
+need gnuplot-nox command -v gnuplot
 
 . tests/apt.sh
 

@@ -36,6 +36,11 @@ extern uint64_t ready_hypercalls;       /* hypercalls made until then */
 extern char boot_stacks[];
 
 void boot_info_init(paddr_t start_info_pa);
+/* kernel/boot_trace.c, at loglevel=8 only: the end of a boot step (name:
+ * a string literal), and the per-step report. */
+void boot_trace_start(int loglevel);
+void boot_step(const char *name);
+void boot_trace_report(void);
 void kernel_main(paddr_t start_info_pa) __attribute__((noreturn));
 
 #endif

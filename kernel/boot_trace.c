@@ -1,0 +1,52 @@
+/*
+ * Where boot time goes, from PVH entry to ready: kernel_main marks the
+ * end of each step with the TSC and the hypercalls made so far (all
+ * vCPUs'), and the report, after ready, gives each step's microseconds
+ * and hypercalls (make bench collects them).
+ *
+ * Only at loglevel=8: under QEMU TCG, Xen emulates rdtsc for the domain,
+ * so every mark is a VM exit (tens of microseconds there); a boot that
+ * marks its steps is slower than one that does not.  The first mark
+ * comes once the command line is parsed: "entry" is everything before
+ * (head.S's zeroing of .bss and switch to long mode, the per-vCPU area,
+ * the IDT, the start-info copy).
+ */
+#include <xenith/boot.h>
+#include <xenith/compiler.h>
+#include <xenith/hypercall.h>
+#include <xenith/printk.h>
+#include <xenith/time.h>
+#include <xenith/x86.h>
+
+#define MAX_STEPS 16
+
+static struct step {
+    const char *name;
+    uint64_t tsc, hypercalls;
+} steps[MAX_STEPS];
+static unsigned int nr_steps;           /* vCPU0, before ready: no lock */
+static bool tracing;
+
+void boot_trace_start(int loglevel)
+{
+    tracing = loglevel >= LOGLEVEL_MAX;
+}
+
+void boot_step(const char *name)
+{
+    if (tracing && nr_steps < MAX_STEPS)
+        steps[nr_steps++] = (struct step){ name, rdtsc(), hypercall_total() };
+}
+
+void boot_trace_report(void)
+{
+    uint64_t tsc = boot_tsc, hc = 0;
+
+    for (unsigned int i = 0; i < nr_steps; i++) {
+        pr_debug("boot: step %-11s %7lu us %4lu hypercalls\n", steps[i].name,
+                 tsc_delta_to_ns(steps[i].tsc - tsc) / NSEC_PER_USEC,
+                 steps[i].hypercalls - hc);
+        tsc = steps[i].tsc;
+        hc = steps[i].hypercalls;
+    }
+}
