@@ -152,6 +152,52 @@ static bool wait_parked(unsigned int cpu)
 /* Set once the boot bring-up is done (mutant D acts after it only). */
 static bool smp_booted;
 
+/* PREPARE: outside the allocation lock, may allocate (bug D).  An
+ * earlier offline or online that failed half-way may have left per-vCPU
+ * irqs bound: free them first (the vCPU is down).  On failure the vCPU
+ * is OFFLINE again. */
+static long cpu_prepare(unsigned int cpu, bool bind_locked)
+{
+    long rc;
+
+    cpu_set_state(cpu, CPU_PREPARING);
+    if (percpu_area[cpu].virq_to_irq[VIRQ_TIMER] >= 0)
+        events_dead_cpu(cpu);
+    rc = vcpu_info_setup(cpu);
+    if (!rc && !bind_locked)
+        rc = events_prepare_cpu(cpu);
+    if (rc)
+        cpu_set_state(cpu, CPU_OFFLINE);
+    return rc;
+}
+
+/* BRINGUP: allocation lock held; the vCPU allocates nothing. */
+static long cpu_start(unsigned int cpu, bool bind_locked)
+{
+    long rc = 0;
+
+    cpu_set_state(cpu, CPU_BOOTING);
+    if (bind_locked)
+        rc = events_prepare_cpu(cpu);   /* mutant D only */
+    return rc ? rc : arch_vcpu_start(cpu);
+}
+
+/* A started (or half-started) vCPU that did not come online; outside the
+ * allocation lock. */
+static void cpu_up_failed(unsigned int cpu, long rc)
+{
+    pr_err("smp: vCPU%u did not come online: %ld\n", cpu, rc);
+    cpu_set_state(cpu, CPU_DEAD);
+    /* It may still arrive: free what it uses only once it is down. */
+    if (!wait_parked(cpu)) {
+        pr_err("smp: vCPU%u neither came online nor parked; its irqs "
+               "stay bound until it does\n", cpu);
+        return;
+    }
+    events_dead_cpu(cpu);
+    cpu_set_state(cpu, CPU_OFFLINE);
+}
+
 int cpu_up(unsigned int cpu)
 {
     enum cpu_state s = cpu_state(cpu);
@@ -172,44 +218,49 @@ int cpu_up(unsigned int cpu)
     if (s == CPU_DEAD && hyp_vcpu_op(VCPUOP_is_up, cpu, NULL) != 0)
         return -XEN_EBUSY;
 
-    /* PREPARE: outside the allocation lock, may allocate (bug D).  An
-     * earlier offline or online that failed half-way may have left
-     * per-vCPU irqs bound: free them first (the vCPU is down). */
-    cpu_set_state(cpu, CPU_PREPARING);
-    if (percpu_area[cpu].virq_to_irq[VIRQ_TIMER] >= 0)
-        events_dead_cpu(cpu);
-    rc = vcpu_info_setup(cpu);
-    if (!rc && !bind_locked)
-        rc = events_prepare_cpu(cpu);
-    if (rc) {
-        cpu_set_state(cpu, CPU_OFFLINE);
+    rc = cpu_prepare(cpu, bind_locked);
+    if (rc)
         return rc;
-    }
-
-    /* BRINGUP: allocation lock held; the vCPU allocates nothing. */
     mutex_lock(&irq_alloc_lock);
-    cpu_set_state(cpu, CPU_BOOTING);
-    if (bind_locked)
-        rc = events_prepare_cpu(cpu);   /* mutant D only */
-    if (!rc)
-        rc = arch_vcpu_start(cpu);
+    rc = cpu_start(cpu, bind_locked);
     if (!rc && !wait_online(cpu))
         rc = -XEN_ETIMEDOUT;
     mutex_unlock(&irq_alloc_lock);
-
-    if (rc) {
-        pr_err("smp: vCPU%u did not come online: %ld\n", cpu, rc);
-        cpu_set_state(cpu, CPU_DEAD);
-        /* It may still arrive: free what it uses only once it is down. */
-        if (!wait_parked(cpu)) {
-            pr_err("smp: vCPU%u neither came online nor parked; its irqs "
-                   "stay bound until it does\n", cpu);
-            return rc;
-        }
-        events_dead_cpu(cpu);
-        cpu_set_state(cpu, CPU_OFFLINE);
-    }
+    if (rc)
+        cpu_up_failed(cpu, rc);
     return rc;
+}
+
+/*
+ * Boot: the same steps for every vCPU the toolstack wants, side by side
+ * rather than one after another: all prepared, then all started under
+ * one hold of the allocation lock, then each waited for.  The vCPUs run
+ * their bring-up at once, so the wait is about the slowest one's, not
+ * the sum of them all.  Returns how many came online.
+ */
+static unsigned int cpu_up_boot(void)
+{
+    static long rc[MAX_VCPUS];
+    unsigned int up = 0;
+
+    for (unsigned int cpu = 1; cpu < domain_vcpus; cpu++)
+        rc[cpu] = control_vcpu_wanted(cpu) ? cpu_prepare(cpu, false)
+                                           : -XEN_EPERM;
+    mutex_lock(&irq_alloc_lock);
+    for (unsigned int cpu = 1; cpu < domain_vcpus; cpu++)
+        if (cpu_state(cpu) == CPU_PREPARING)
+            rc[cpu] = cpu_start(cpu, false);
+    for (unsigned int cpu = 1; cpu < domain_vcpus; cpu++)
+        if (cpu_state(cpu) == CPU_BOOTING && !rc[cpu] && !wait_online(cpu))
+            rc[cpu] = -XEN_ETIMEDOUT;
+    mutex_unlock(&irq_alloc_lock);
+    for (unsigned int cpu = 1; cpu < domain_vcpus; cpu++) {
+        if (cpu_state(cpu) == CPU_ONLINE)
+            up++;
+        else if (cpu_state(cpu) != CPU_OFFLINE)
+            cpu_up_failed(cpu, rc[cpu]);
+    }
+    return up;
 }
 
 void smp_init(void)
@@ -223,9 +274,7 @@ void smp_init(void)
     domain_vcpus = n ? n : 1;
     /* A vCPU the toolstack wants offline (maxvcpus above vcpus) stays
      * offline until it asks (kernel/control.c). */
-    for (unsigned int cpu = 1; cpu < domain_vcpus; cpu++)
-        if (control_vcpu_wanted(cpu))
-            up += cpu_up(cpu) == 0;
+    up += cpu_up_boot();
     smp_booted = true;
     pr_info("smp: %u of %u vCPUs online\n", up, domain_vcpus);
 }
