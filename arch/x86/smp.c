@@ -33,9 +33,10 @@ struct vcpu_stacks {
     uint8_t ist_nmi[BOOT_IST_SIZE];
 };
 
-/* vCPU n > 0 uses ap_stacks[n - 1]; vCPU0 has head.S's boot stacks. */
+/* vCPU n > 0 uses ap_stacks[n - 1]; vCPU0 has head.S's boot stacks.
+ * Not zeroed by head.S (arch/x86/link.ld says why). */
 static struct vcpu_stacks ap_stacks[MAX_VCPUS - 1]
-    __aligned(PAGE_SIZE) __section(".bss.page_aligned");
+    __aligned(PAGE_SIZE) __section(".bss.nozero");
 static bool vcpu_initialised[MAX_VCPUS];
 
 /* A started vCPU, ready, about to report online: regress.up_timeout_late_vcpu
