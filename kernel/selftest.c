@@ -186,9 +186,30 @@ static void report_upcall_watch(const struct upcall_watch_stats *w0,
          (unsigned long)(w.induced.unanswered - w0->induced.unanswered));
 }
 
+/* Upcalls the platform delivered inside an upcall (events/upcall.c):
+ * each was left at once, so nothing was lost, but a run that had one
+ * says so. */
+static void report_nested_upcalls(void)
+{
+    uint64_t n, off, rip, o;
+    const char *sym;
+
+    evtchn_nested_stats(&n, &off, &rip);
+    if (!n) {
+        ktap("# nested upcalls: 0\n");
+        return;
+    }
+    sym = ksym_lookup(rip, &o);
+    ktap("# nested upcalls: %lu (%lu with interrupts off: delivered by the "
+         "platform), each left at once; the first at %s+0x%lx\n",
+         (unsigned long)n, (unsigned long)off, sym ? sym : "?",
+         (unsigned long)o);
+}
+
 static enum verdict finish(void)
 {
     report_upcall_watch(NULL, "");
+    report_nested_upcalls();
     print_totals();
     if (run.failed_count) {
         ktap("Test result: FAILURE\n");

@@ -72,6 +72,9 @@ extern unsigned int evtchn_fifo_close_linked;
 
 /* Counters for tests and benchmarks. */
 uint64_t evtchn_spurious_total(void);
+/* Upcalls that came inside an upcall (events/upcall.c), those that
+ * interrupted code with interrupts off, the first one's RIP. */
+void evtchn_nested_stats(uint64_t *nested, uint64_t *if_off, uint64_t *rip);
 /* Late EOIs that unmasked a port its target vCPU did not own (want 0). */
 extern unsigned int evtchn_misrouted;
 bool events_per_vcpu_vector(void);

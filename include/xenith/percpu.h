@@ -83,6 +83,13 @@ struct percpu {
      * grace period before it closes the port. */
     uint32_t call_port;
     uint64_t upcalls, events, spurious;
+    /* Upcalls that came inside its own upcall loop (events/upcall.c),
+     * and of those, how many interrupted code with interrupts off; the
+     * first one's interrupted RIP. */
+    uint64_t nested_upcalls, nested_if_off, nested_rip;
+    /* regress.nested_upcall raises one itself: counted apart. */
+    bool nesting_induced;
+    uint64_t nested_induced;
     /* Its call IPIs handled, and the upcall (its number) of the last. */
     uint64_t call_ipis, call_ipi_upcall;
     /* When it last halted waiting for an interrupt (sti; hlt), 0 while it
