@@ -69,7 +69,7 @@ set format x '%.0f'
 set xrange [0.7:300000]
 set yrange [0:*]
 set offsets 0, 0, graph 0.08, 0
-set key right center
+set key top left
 plot '$D/ports.dat' using 1:2 with linespoints lw 2 pt 7 title 'upcall dispatch, FIFO', \
      '' using 1:3 with linespoints lw 2 pt 5 title 'upcall dispatch, 2-level', \
      '' using 1:4 with linespoints lw 2 pt 9 dt 2 title 'send->handler, FIFO (median)', \
