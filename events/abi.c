@@ -6,6 +6,7 @@
  */
 #include "internal.h"
 #include <xenith/cmdline.h>
+#include <xenith/percpu.h>
 #include <xenith/panic.h>
 #include <xenith/printk.h>
 
@@ -48,6 +49,16 @@ unsigned int evtchn_nr_ports(void)
 bool evtchn_port_linked(evtchn_port_t port)
 {
     return evtchn_abi->is_linked(port);
+}
+
+/* Some vCPU has port in hand (struct percpu's port_in_hand). */
+bool evtchn_port_in_hand(evtchn_port_t port)
+{
+    for (unsigned int c = 0; c < MAX_VCPUS; c++)
+        if (__atomic_load_n(&percpu_area[c].port_in_hand, __ATOMIC_SEQ_CST) ==
+            port)
+            return true;
+    return false;
 }
 
 unsigned int evtchn_abi_pages(void)

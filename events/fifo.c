@@ -325,10 +325,19 @@ static evtchn_port_t take_one(unsigned int cpu, unsigned int q,
         *ready &= ~(1u << q);
         return 0;
     }
+    /* In hand before it is off the queue: whoever sees it unlinked then
+     * sees it in hand too, until put_down(). */
+    __atomic_store_n(&this_cpu()->port_in_hand, port, __ATOMIC_SEQ_CST);
     c->head[q] = unlink(w);
     if (!c->head[q])
         *ready &= ~(1u << q);
     return port;
+}
+
+/* The port take_one() gave this vCPU is handled or handed back. */
+static void put_down(void)
+{
+    __atomic_store_n(&this_cpu()->port_in_hand, 0, __ATOMIC_SEQ_CST);
 }
 
 static uint32_t take_ready(unsigned int cpu)
@@ -374,6 +383,7 @@ static void fifo_handle_events(unsigned int cpu)
             else
                 evtchn_redeliver(port);
         }
+        put_down();
         ready |= take_ready(cpu);
         if (--budget == 0 && ready) {
             spin_lock(&c->qlock);
@@ -421,6 +431,7 @@ static unsigned int drain(unsigned int cpu)
         n += port != 0;
         if ((w & PENDING) && !(w & MASKED) && !fifo_owned_by(port, cpu))
             evtchn_redeliver(port);
+        put_down();
         ready |= take_ready(cpu);
     }
     c->ready_left = 0;
@@ -498,9 +509,10 @@ static void fifo_report_cpu(unsigned int cpu)
     struct consumer *c = &consumers[cpu];
 
     ktap("    #   FIFO: control block %s, ready 0x%x, left by the last pass "
-         "0x%x\n", registered[cpu] ? "registered" : "none",
+         "0x%x, port in hand %u\n", registered[cpu] ? "registered" : "none",
          __atomic_load_n(&control[cpu].cb.ready, __ATOMIC_ACQUIRE),
-         __atomic_load_n(&c->ready_left, __ATOMIC_RELAXED));
+         __atomic_load_n(&c->ready_left, __ATOMIC_RELAXED),
+         __atomic_load_n(&percpu_area[cpu].port_in_hand, __ATOMIC_RELAXED));
     for (unsigned int q = 0; q < NR_QUEUES; q++) {
         evtchn_port_t h = __atomic_load_n(&c->head[q], __ATOMIC_RELAXED);
         evtchn_port_t x = __atomic_load_n(&control[cpu].cb.head[q],

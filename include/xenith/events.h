@@ -63,6 +63,9 @@ bool evtchn_abi_is_fifo(void);
 unsigned int evtchn_nr_ports(void);     /* ports the ABI can name */
 /* On one of Xen's FIFO queues (LINKED); never under 2-level. */
 bool evtchn_port_linked(evtchn_port_t port);
+/* Taken off a FIFO queue by some vCPU's consumer or drain, not yet
+ * handled or handed back: owed, though pending and on no queue. */
+bool evtchn_port_in_hand(evtchn_port_t port);
 /* Give a raw port (no irq) its state in the ABI: 0 or -errno. */
 int evtchn_port_prepare(evtchn_port_t port);
 /* Pages the ABI keeps (the FIFO event array): leak checks add them. */

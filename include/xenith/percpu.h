@@ -75,6 +75,13 @@ struct percpu {
      * -1 = none.  The tables are written under the mapping lock. */
     uint64_t upcall_seq;
     unsigned int scan_word, scan_bit;
+    /* FIFO (events/fifo.c): the port this vCPU's consumer, or a drain it
+     * runs, has taken off a queue and not yet handled or handed back, 0 =
+     * none (an evtchn_port_t; atomic; always 0 under 2-level).  Such a
+     * port is pending, unmasked and on no queue, yet owed: tests that
+     * look for stranded events ask (evtchn_port_in_hand) rather than
+     * mistake it for one. */
+    uint32_t port_in_hand;
     int virq_to_irq[NR_VIRQS_TRACKED];
     int ipi_to_irq[NR_IPIS];
     /* Its IPI_CALL port for senders on other vCPUs (an evtchn_port_t):

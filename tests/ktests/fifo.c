@@ -393,6 +393,13 @@ SELFTEST(regress, fifo_handback_no_dup, .min_vcpus = 3, .timeout_ms = 20000)
         loopback_close(&lo);
         return TEST_FAIL;
     }
+    /* Held there, k has the port in hand: pending, unmasked, on no
+     * queue, yet owed (hotplug.stress asks this before it calls an event
+     * stranded). */
+    if (!evtchn_port_in_hand(lo.port_a))
+        test_diag("vCPU%u holds port %u off its queue but no vCPU has it "
+                  "in hand", k, lo.port_a);
+    CHECK(evtchn_port_in_hand(lo.port_a));
     CHECK(irq_set_affinity(lo.irq_a, d) == 0);
     /* The premise: d handles the event while k still holds its stale
      * look at it. */
@@ -412,6 +419,7 @@ SELFTEST(regress, fifo_handback_no_dup, .min_vcpus = 3, .timeout_ms = 20000)
                   "back by raising it after its new owner vCPU%u had "
                   "handled it (mutant FH)", c.hits, k, lo.port_a, d);
     CHECK(c.hits == 1 && c.last_cpu == d);
+    CHECK(!evtchn_port_in_hand(lo.port_a));
     loopback_close(&lo);
     CHECK(evtchn_oracle_check() == 0);
     return TEST_RESULT();

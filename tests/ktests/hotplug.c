@@ -544,9 +544,14 @@ static struct strand_probe strand_state(int irq, evtchn_port_t port)
      * queue is taken off by that vCPU's next upcall, which Xen raised when
      * it linked it; under overcommit that vCPU may wait for a pCPU longer
      * than STRAND_NS (1 run in 5).  An event left on a queue nobody
-     * consumes is caught by the lost-event bound. */
+     * consumes is caught by the lost-event bound.  Likewise a port in
+     * some vCPU's hand: taken off its queue, about to be handled or
+     * handed back to its new owner, by a vCPU that may lose its pCPU
+     * there (make test saw one, 1 run in 2: "on no queue", delivered
+     * late, not lost).  Asked after LINKED: the consumer marks it in hand
+     * before it unlinks it. */
     if (!d || !evtchn_port_pending(port) || evtchn_port_masked(port) ||
-        evtchn_port_linked(port))
+        evtchn_port_linked(port) || evtchn_port_in_hand(port))
         return p;
     cpu = irq_target_cpu(d);
     pc = &percpu_area[cpu];
