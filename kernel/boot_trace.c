@@ -6,10 +6,14 @@
  *
  * Only at loglevel=8: under QEMU TCG, Xen emulates rdtsc for the domain,
  * so every mark is a VM exit (tens of microseconds there); a boot that
- * marks its steps is slower than one that does not.  The first mark
- * comes once the command line is parsed: "entry" is everything before
- * (head.S's zeroing of .bss and switch to long mode, the per-vCPU area,
- * the IDT, the start-info copy).
+ * marks its steps is slower than one that does not.  Before the command
+ * line says the level, head.S reads the TSC twice whatever it is (two
+ * reads a boot): once .bss is zeroed ("bss") and once paging is on
+ * ("long-mode": the CR4, EFER and CR0 writes that Xen intercepts, under
+ * TCG by far the dearest instructions of the boot, the first of a kind
+ * running Xen's emulation code for the first time).  "entry" is the C
+ * code after: the per-vCPU area, the IDT, the start-info copy, the
+ * command line.
  */
 #include <xenith/boot.h>
 #include <xenith/compiler.h>
@@ -40,7 +44,17 @@ void boot_step(const char *name)
 
 void boot_trace_report(void)
 {
+    static const char *const early[] = { "bss", "long-mode" };
     uint64_t tsc = boot_tsc, hc = 0;
+
+    if (!tracing)
+        return;
+    for (unsigned int i = 0; i < ARRAY_SIZE(early); i++) {
+        pr_debug("boot: step %-11s %7lu us %4lu hypercalls\n", early[i],
+                 tsc_delta_to_ns(boot_tsc_steps[i] - tsc) / NSEC_PER_USEC,
+                 0ul);
+        tsc = boot_tsc_steps[i];
+    }
 
     for (unsigned int i = 0; i < nr_steps; i++) {
         pr_debug("boot: step %-11s %7lu us %4lu hypercalls\n", steps[i].name,

@@ -9,6 +9,7 @@
  * vCPU's own start-up path allocates nothing.
  */
 #include <xenith/smp.h>
+#include <xenith/boot.h>
 #include <xenith/cpu.h>
 #include <xenith/control.h>
 #include <xenith/events.h>
@@ -246,10 +247,12 @@ static unsigned int cpu_up_boot(void)
     for (unsigned int cpu = 1; cpu < domain_vcpus; cpu++)
         rc[cpu] = control_vcpu_wanted(cpu) ? cpu_prepare(cpu, false)
                                            : -XEN_EPERM;
+    boot_step("smp-prepare");
     mutex_lock(&irq_alloc_lock);
     for (unsigned int cpu = 1; cpu < domain_vcpus; cpu++)
         if (cpu_state(cpu) == CPU_PREPARING)
             rc[cpu] = cpu_start(cpu, false);
+    boot_step("smp-start");
     for (unsigned int cpu = 1; cpu < domain_vcpus; cpu++)
         if (cpu_state(cpu) == CPU_BOOTING && !rc[cpu] && !wait_online(cpu))
             rc[cpu] = -XEN_ETIMEDOUT;

@@ -136,7 +136,9 @@ void kernel_main(paddr_t start_info_pa)
     time_init();
     boot_step("time");
     pvlock_set_default(boot_options.pvspin);
+    boot_step("pvlock");
     apic_init();
+    boot_step("apic");
     events_init();
     boot_cpu_online();
     boot_step("events");

@@ -52,6 +52,9 @@ pvh_start32:
         rep stosl
         mov     %esi, boot_tsc
         mov     %ebp, boot_tsc + 4
+        rdtsc
+        mov     %eax, boot_tsc_steps
+        mov     %edx, boot_tsc_steps + 4
         mov     %ebx, boot_start_info_pa
 
         mov     $BOOT_STACK_TOP, %esp
@@ -102,6 +105,9 @@ pvh_start32:
         mov     %cr0, %eax
         or      $(CR0_PG | CR0_WP | CR0_PE), %eax
         mov     %eax, %cr0
+        rdtsc
+        mov     %eax, boot_tsc_steps + 8
+        mov     %edx, boot_tsc_steps + 12
 
         lgdt    boot_gdt_ptr
         ljmp    $GDT_KCODE, $start64
@@ -149,9 +155,11 @@ msg_no_nx:
 
         .data
         .balign 8
-        .globl boot_tsc, boot_start_info_pa
+        .globl boot_tsc, boot_start_info_pa, boot_tsc_steps
 boot_tsc:               .quad 0
 boot_start_info_pa:     .quad 0
+/* The TSC once .bss is zeroed and once paging is on (kernel/boot_trace.c). */
+boot_tsc_steps:         .quad 0, 0
 
         .section .bss.page_aligned, "aw", @nobits
         .balign 4096

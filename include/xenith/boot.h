@@ -29,6 +29,8 @@ struct boot_info {
 
 extern struct boot_info boot_info;
 extern uint64_t boot_tsc;               /* TSC at pvh_start32 */
+/* head.S: the TSC once .bss is zeroed, and once paging is on. */
+extern uint64_t boot_tsc_steps[2];
 extern uint64_t ready_tsc;              /* TSC when the kernel was ready */
 extern uint64_t ready_hypercalls;       /* hypercalls made until then */
 /* vCPU0's stacks (head.S): per stack a guard page, then the stack;
