@@ -22,6 +22,7 @@
 #include <xenith/smp.h>
 #include <xenith/timer.h>
 #include <xenith/traps.h>
+#include <xenith/x86.h>
 #include <xenith/xen.h>
 #include <xen/errno.h>
 
@@ -131,6 +132,8 @@ static void evtchn_upcall(struct cpu_regs *r)
     struct percpu *pc = this_cpu();
     struct vcpu_info *vi = pc->vcpu_info;
 
+    if (pc->stamp_upcall)
+        pc->upcall_tsc = rdtsc_ordered();
     if (per_vcpu_vector)
         apic_eoi();
     if (upcall_nested(pc, r))

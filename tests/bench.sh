@@ -12,9 +12,11 @@
 #    the two logs into two tables: times, and hypercalls per operation
 #    against their goals.  The dispatch rows run again under evtchn=2l,
 #    and bench_ports.dispatch adds 32768 and 131000 ports under FIFO
-#    (about 10 minutes: Xen's port allocation searches from port 1 up);
-#    the two FIFO goals (flat dispatch, send->handler near 2-level's) are
-#    checked last.  The suite includes the lock and hotplug cases
+#    (about 10 minutes: Xen's port allocation searches from port 1 up)
+#    and 1 port again after them (the host's drift meanwhile);
+#    bench_abi boots $ABI_RUNS times under each ABI, alternately, for
+#    send->handler at 64 ports; the two FIFO goals (flat dispatch,
+#    send->handler near 2-level's) are checked last.  The suite includes the lock and hotplug cases
 #    (tests/ktests/bench_lock.c): their time and hypercall rows land in
 #    these tables too.
 # 3. Locks and hotplug: boots bench.lock_handoff, bench.hotplug_cycle
@@ -40,6 +42,7 @@ build_debug=${DEBUG_ELF:+no}
 DEBUG_ELF=${DEBUG_ELF:-build/xenith-debug.elf}
 BENCH_PARTS=${BENCH_PARTS:-1 2 3}
 RUNS=5
+ABI_RUNS=${ABI_RUNS:-5}
 VCPUS=2
 tmp=$(mktemp)
 v4=$(mktemp)
@@ -53,7 +56,8 @@ l64=$(mktemp)
 ld=$(mktemp)
 l2l=$(mktemp)
 lp=$(mktemp)
-files="$l2l $lp $tmp $v4 $v1 $l2 $l4 $l8 $l16 $l32 $l64 $ld"
+lab=$(mktemp)
+files="$lab $l2l $lp $tmp $v4 $v1 $l2 $l4 $l8 $l16 $l32 $l64 $ld"
 trap 'rm -f $files' EXIT
 trap 'rm -f $files; exit 130' INT TERM
 bad=0
@@ -209,6 +213,18 @@ echo
 # FIFO past 4096 ports (minutes: Xen's port allocation is linear).
 benchboot bench-evtchn-ports "$ELF" 4 2 bench_ports.dispatch "$lp"
 cat "$lp" >> "$v4"
+# FIFO against 2-level at 64 ports, for issue 14's goal: one boot apiece
+# differs from the next by more than the 10% the goal allows, so
+# ABI_RUNS boots of each, alternating, compared by their medians.
+i=1
+while [ "$i" -le "$ABI_RUNS" ]; do
+    for abi in fifo 2l; do
+        echo
+        benchboot "bench-abi-$abi-$i" "$ELF" 4 2 "bench_abi evtchn=$abi" "$tmp"
+        cat "$tmp" >> "$lab"
+    done
+    i=$((i + 1))
+done
 
 # Both tables read both files: rows in the order the 4-vCPU run printed
 # them, then any only the 1-vCPU run has.  Field separator " | ".
@@ -306,15 +322,46 @@ $1 == "time" { med[$2] = $3 }
 function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "-" : sprintf("%.2f", a / b) }
 END {
     d1 = avg["upcall dispatch, 1 port bound (FIFO)"]
+    da = avg["upcall dispatch again, 1 port bound (FIFO)"]
     dn = avg["upcall dispatch, 131000 ports bound (FIFO)"]
-    f64 = med["send->handler, 64 ports bound (FIFO)"]
-    l64 = med["send->handler, 64 ports bound (2-level)"]
-    r = ratio(dn, d1); q = ratio(f64, l64)
-    printf "\nFIFO dispatch, 131000 ports / 1 port: %s (goal <= 1.2)%s\n", r,
+    # The 1-port baseline measured before the fillers and again after
+    # them, minutes apart: their mean brackets the 131000-port figure in
+    # time, and their ratio says how far the host drifted meanwhile.
+    base = (d1 != "" && da != "") ? (d1 + da) / 2 : d1
+    r = ratio(dn, base)
+    printf "\nFIFO upcall dispatch (us): 1 port %s, 131000 ports %s, 1 port again %s\n",
+        us(d1), us(dn), us(da)
+    printf "host drift over the fillers (1 port again / before): %s; clock read %s\n",
+        ratio(da, d1), ratio(med["clock read again, with 1 port bound (FIFO)"],
+                             med["clock read, with 1 port bound (FIFO)"])
+    printf "guest share (upcall entry to handler), 131000 ports / 1 port: %s\n",
+        ratio(med["guest dispatch, 131000 ports bound (FIFO)"],
+              med["guest dispatch, 1 port bound (FIFO)"])
+    printf "FIFO dispatch, 131000 ports / 1 port (before and again): %s (goal <= 1.2)%s\n", r,
         r == "-" ? ", not measured" : (r + 0 <= 1.2 ? ", met" : ", MISSED")
-    printf "send->handler at 64 ports, FIFO / 2-level (medians): %s (goal <= 1.10)%s\n", q,
-        q == "-" ? ", not measured" : (q + 0 <= 1.10 ? ", met" : ", MISSED")
-}' "$v4"
+}
+function us(ns) { return ns == "" ? "-" : sprintf("%.1f", ns / 1000) }' "$v4"
+# The second goal from the alternating boots: each boot's median, then
+# the median over the boots of each ABI.
+awk -F ' [|] ' '
+function med(a, n,    i, j, t) {
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return n == 0 ? "" : (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2)
+}
+$1 == "time" && $2 == "send->handler, 64 ports bound (FIFO)" { f[++nf] = $3 }
+$1 == "time" && $2 == "send->handler, 64 ports bound (2-level)" { l[++nl] = $3 }
+END {
+    printf "send->handler at 64 ports, per boot (us): FIFO"
+    for (i = 1; i <= nf; i++) printf " %.1f", f[i] / 1000
+    printf "; 2-level"
+    for (i = 1; i <= nl; i++) printf " %.1f", l[i] / 1000
+    printf "\n"
+    mf = med(f, nf); ml = med(l, nl)
+    q = (mf == "" || ml == "" || ml == 0) ? "-" : sprintf("%.2f", mf / ml)
+    printf "send->handler at 64 ports, FIFO / 2-level (medians of %d and %d boots): %s (goal <= 1.10)%s\n",
+        nf, nl, q, q == "-" ? ", not measured" : (q + 0 <= 1.10 ? ", met" : ", MISSED")
+}' "$lab"
 
 # For the picture: ports bound, then FIFO's and 2-level's upcall dispatch
 # (batch means) and send->handler (medians), in us; "-" where not run.

@@ -99,6 +99,10 @@ struct percpu {
     uint64_t nested_induced;
     /* Its call IPIs handled, and the upcall (its number) of the last. */
     uint64_t call_ipis, call_ipi_upcall;
+    /* make bench: with stamp_upcall set, the TSC as the upcall began on
+     * this vCPU (the guest's own share of a dispatch; tests/ktests/bench.c). */
+    bool stamp_upcall;
+    uint64_t upcall_tsc;
     /* When it last halted waiting for an interrupt (sti; hlt), 0 while it
      * runs: written only by this vCPU (cpu_halt), read by the upcall
      * watch (events/upcall_watch.c) on other vCPUs. */
