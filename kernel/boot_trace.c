@@ -33,7 +33,12 @@ static bool tracing;
 
 void boot_trace_start(int loglevel)
 {
+    static const char *const early[] = { "bss", "long-mode" };
+
     tracing = loglevel >= LOGLEVEL_MAX;
+    /* head.S's two marks, taken before any hypercall, are the first. */
+    for (unsigned int i = 0; tracing && i < ARRAY_SIZE(early); i++)
+        steps[nr_steps++] = (struct step){ early[i], boot_tsc_steps[i], 0 };
 }
 
 void boot_step(const char *name)
@@ -44,17 +49,7 @@ void boot_step(const char *name)
 
 void boot_trace_report(void)
 {
-    static const char *const early[] = { "bss", "long-mode" };
     uint64_t tsc = boot_tsc, hc = 0;
-
-    if (!tracing)
-        return;
-    for (unsigned int i = 0; i < ARRAY_SIZE(early); i++) {
-        pr_debug("boot: step %-11s %7lu us %4lu hypercalls\n", early[i],
-                 tsc_delta_to_ns(boot_tsc_steps[i] - tsc) / NSEC_PER_USEC,
-                 0ul);
-        tsc = boot_tsc_steps[i];
-    }
 
     for (unsigned int i = 0; i < nr_steps; i++) {
         pr_debug("boot: step %-11s %7lu us %4lu hypercalls\n", steps[i].name,

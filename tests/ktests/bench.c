@@ -277,6 +277,16 @@ static bool notify_batch(evtchn_port_t send_port, struct stamp *st,
 
 /* ---- notify_latency ---------------------------------------------------- */
 
+/* Two clock reads back to back, rounds times (ns into out[]). */
+static void clock_rounds(unsigned int rounds, uint64_t *out)
+{
+    for (unsigned int i = 0; i < rounds; i++) {
+        uint64_t t0 = rdtsc_ordered();
+
+        out[i] = tsc_ns(t0, rdtsc_ordered());
+    }
+}
+
 #define NOTIFY_ROUNDS 1000
 #define CROSS_ROUNDS 500
 
@@ -309,11 +319,7 @@ SELFTEST(bench, notify_latency, .explicit_only = true, .timeout_ms = 30000)
         return TEST_SKIP;
 
     /* What a timed sample carries: two clock reads back to back. */
-    for (unsigned int i = 0; i < NOTIFY_ROUNDS; i++) {
-        uint64_t t0 = rdtsc_ordered();
-
-        samples[i] = tsc_ns(t0, rdtsc_ordered());
-    }
+    clock_rounds(NOTIFY_ROUNDS, samples);
     report_time("clock read (rdtsc_ordered; in every sample)", samples,
                 NOTIFY_ROUNDS, 0);
 
@@ -737,16 +743,6 @@ static unsigned int guest_rounds(evtchn_port_t send_port, struct stamp *st,
     return done;
 }
 
-/* Two clock reads back to back, rounds times (ns into out[]). */
-static void clock_rounds(unsigned int rounds, uint64_t *out)
-{
-    for (unsigned int i = 0; i < rounds; i++) {
-        uint64_t t0 = rdtsc_ordered();
-
-        out[i] = tsc_ns(t0, rdtsc_ordered());
-    }
-}
-
 /*
  * Upcall dispatch with N ports bound (1, 64, 1024, 4000; bench_ports:
  * 32768 and 131000 under FIFO): N - 1 idle fillers (bound, unmasked, never raised),
@@ -758,8 +754,8 @@ static void clock_rounds(unsigned int rounds, uint64_t *out)
  * measured right after, with the same ports bound.  Then the guest's own
  * share (upcall entry to handler, guest_rounds) and, beside it, a clock
  * read: under TCG every figure moves with the host's speed, and a clock
- * read, which no port count touches, shows how far it moved.  Every label names the
- * ABI (make bench runs it under both).  131000 fillers take about 25 MB of
+ * read, which no port count touches, shows how far it moved.  Every
+ * label names the ABI (make bench runs it under both).  131000 fillers take about 25 MB of
  * descriptors: make bench boots with dom0_mem=256M.
  */
 #define DISPATCH_ROUNDS 500
@@ -796,6 +792,16 @@ static bool add_fillers(unsigned int *have, unsigned int want)
         filler_irq[(*have)++] = irq;
     }
     return true;
+}
+
+/* The labels tests/bench.sh keys on: "OP[ again], [with ]N port[s]
+ * bound (ABI)". */
+static void label_for(char *label, size_t size, const char *op,
+                      const char *again, bool with, unsigned int nports)
+{
+    snprintf(label, size, "%s%s, %s%u port%s bound (%s)", op, again,
+             with ? "with " : "", nports, nports == 1 ? "" : "s",
+             evtchn_abi_name());
 }
 
 static void dispatch_with(unsigned int nports, const char *again)
@@ -839,33 +845,25 @@ static void dispatch_with(unsigned int nports, const char *again)
         sends += 2 * BATCH_OPS;
     hc = evtchn_ops() - h0;
     /* The sends are ours; anything else came from the dispatch. */
-    snprintf(label, sizeof(label), "dispatch%s, %u port%s bound (%s)", again,
-             nports, nports == 1 ? "" : "s", evtchn_abi_name());
+    label_for(label, sizeof(label), "dispatch", again, false, nports);
     report_hc(label, n + (sends > n ? BATCH_OPS : 0),
               hc > sends ? hc - sends : 0, 0);
-    snprintf(label, sizeof(label), "send->handler%s, %u port%s bound (%s)",
-             again, nports, nports == 1 ? "" : "s", evtchn_abi_name());
+    label_for(label, sizeof(label), "send->handler", again, false, nports);
     report_time(label, samples, n, b.notify);
     if (b.notify) {
-        snprintf(label, sizeof(label), "send raising nothing%s, %u port%s "
-                 "bound (%s)", again, nports, nports == 1 ? "" : "s",
-                 evtchn_abi_name());
+        label_for(label, sizeof(label), "send raising nothing", again, false,
+                  nports);
         report_avg(label, b.floor, BATCH_OPS);
-        snprintf(label, sizeof(label), "upcall dispatch%s, %u port%s bound "
-                 "(%s)", again, nports, nports == 1 ? "" : "s",
-                 evtchn_abi_name());
+        label_for(label, sizeof(label), "upcall dispatch", again, false, nports);
         report_avg(label, b.diff, BATCH_OPS);
     }
     if (n == DISPATCH_ROUNDS) {
         unsigned int g = guest_rounds(raw, &st, DISPATCH_ROUNDS, samples2);
 
-        snprintf(label, sizeof(label), "guest dispatch%s, %u port%s bound (%s)",
-                 again, nports, nports == 1 ? "" : "s", evtchn_abi_name());
+        label_for(label, sizeof(label), "guest dispatch", again, false, nports);
         report_time(label, samples2, g, 0);
         clock_rounds(DISPATCH_ROUNDS, samples3);
-        snprintf(label, sizeof(label), "clock read%s, with %u port%s bound "
-                 "(%s)", again, nports, nports == 1 ? "" : "s",
-                 evtchn_abi_name());
+        label_for(label, sizeof(label), "clock read", again, true, nports);
         report_time(label, samples3, DISPATCH_ROUNDS, 0);
     }
     if (floor_port)
