@@ -100,21 +100,60 @@ static void place_bitmap(uint64_t bytes)
     panic("no RAM for the page bitmap (%lu bytes)", bytes);
 }
 
+/* Bits set in w, without libgcc's __popcountdi2 (freestanding, no
+ * POPCNT assumed): the classic sideways sum. */
+static unsigned int popcount64(uint64_t w)
+{
+    w -= (w >> 1) & 0x5555555555555555ull;
+    w = (w & 0x3333333333333333ull) + ((w >> 2) & 0x3333333333333333ull);
+    w = (w + (w >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned int)((w * 0x0101010101010101ull) >> 56);
+}
+
+/* Free pages [first, end) a bitmap word at a time: freeing RAM page by
+ * page was 117k turns of a loop in a 458 MiB dom0, 5 ms of its boot
+ * under TCG.  Pages already free stay free and are not counted twice. */
+static void free_pages_span(uint64_t first, uint64_t end)
+{
+    while (first < end) {
+        uint64_t bit = first % 64, n = MIN(64 - bit, end - first);
+        uint64_t mask = (n == 64 ? ~0ull : (1ull << n) - 1) << bit;
+        uint64_t *w = &bitmap[first / 64];
+
+        free_pages += popcount64(*w & mask);
+        *w &= ~mask;
+        first += n;
+    }
+}
+
+/* [s, e) less the holes from hole on (sorted or not): the part below
+ * the first one that overlaps, then the part above it. */
+static void free_outside(paddr_t s, paddr_t e, const paddr_t (*hole)[2],
+                         unsigned int nr)
+{
+    if (s >= e)
+        return;
+    for (; nr; hole++, nr--) {
+        if ((*hole)[1] <= s || (*hole)[0] >= e)
+            continue;
+        free_outside(s, (*hole)[0], hole + 1, nr - 1);
+        free_outside((*hole)[1], e, hole + 1, nr - 1);
+        return;
+    }
+    free_pages_span(s >> PAGE_SHIFT, e >> PAGE_SHIFT);
+}
+
+/* RAM [s, e), page aligned, less the first MiB, the image and the bitmap. */
 static void free_range(paddr_t s, paddr_t e)
 {
-    paddr_t img_s = (paddr_t)__image_start;
-    paddr_t img_e = ALIGN_UP((paddr_t)__image_end, PAGE_SIZE);
-    paddr_t bm_s = (paddr_t)bitmap;
-    paddr_t bm_e = bm_s + ALIGN_UP((nr_pages + 63) / 64 * 8, PAGE_SIZE);
+    const paddr_t holes[][2] = {
+        { 0, LOW_RESERVED },
+        { (paddr_t)__image_start, ALIGN_UP((paddr_t)__image_end, PAGE_SIZE) },
+        { (paddr_t)bitmap, (paddr_t)bitmap +
+              ALIGN_UP((nr_pages + 63) / 64 * 8, PAGE_SIZE) },
+    };
 
-    for (paddr_t pa = MAX(s, LOW_RESERVED); pa < e; pa += PAGE_SIZE) {
-        if ((pa >= img_s && pa < img_e) || (pa >= bm_s && pa < bm_e))
-            continue;
-        if (test_bit(pa >> PAGE_SHIFT)) {
-            clear_bit(pa >> PAGE_SHIFT);
-            free_pages++;
-        }
-    }
+    free_outside(s, e, holes, ARRAY_SIZE(holes));
 }
 
 void mm_init(void)

@@ -6,7 +6,9 @@
 #    "# xenith: boot to ready N us" line) and of the whole QEMU run's wall
 #    time (QEMU start to exit, Xen's boot included).  Then where the time
 #    goes: 5 boots each at 2 and 4 vCPUs with loglevel=8, the median
-#    microseconds and hypercalls of each boot step.
+#    microseconds and hypercalls of each boot step.  Last, hand-over to
+#    result in Xen's CI shape, 5 boots each of the floor kernel and of
+#    xenith selftest=none, alternately (tests/boot_time.py).
 # 2. Event channels: boots selftest=bench (tests/ktests/bench.c) with 4
 #    vCPUs on 2 pCPUs, then with 1 vCPU, and turns the "bench:" lines of
 #    the two logs into two tables: times, and hypercalls per operation
@@ -171,6 +173,18 @@ awk 'FNR == 1 { f++ } f == 1 { o[++k] = $1; a[$1] = $2; ah[$1] = $3; next }
                print o[i], a[o[i]], (o[i] in b) ? b[o[i]] : "-", ah[o[i]],
                      (o[i] in bh) ? bh[o[i]] : "-" }' \
     build/bench/boot-v2.dat build/bench/boot-v4.dat > build/bench/boot.dat
+
+# Hand-over to result in Xen's CI shape (1 vCPU, by Xen's own clock:
+# tests/boot_time.py), xenith against the floor (tests/floor/floor.S: long
+# mode, one console write, poweroff; what XTF's smallest test does), the
+# two alternating so that a slow spell of the host falls on both.
+echo
+make -s build/floor.elf || bad=1
+if ! python3 tests/boot_time.py --runs "$RUNS" floor=build/floor.elf \
+        "xenith=$ELF@selftest=none"; then
+    echo "bench: a hand-over-to-result boot failed (above)"
+    bad=1
+fi
 fi # part 1
 
 # benchboot NAME ELF VCPUS SMP SELFTEST OUT: boot ELF with VCPUS vCPUs on

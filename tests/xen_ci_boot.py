@@ -27,11 +27,15 @@ import time
 VERDICT_RE = re.compile(r"Test result: (\w+)")
 
 
-def qemu_argv(xen, elf, serial):
+def qemu_argv(xen, elf, serial, cmdline="", xen_extra=""):
+    """The job's QEMU; cmdline and xen_extra are empty in the job itself
+    (tests/boot_time.py uses them to compare kernels in the same shape)."""
+    initrd = elf + (" " + cmdline.replace(",", ",,") if cmdline else "")
     return ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max",
-            "-nographic", "-kernel", xen, "-initrd", elf,
+            "-nographic", "-kernel", xen, "-initrd", initrd,
             "-append", "loglvl=all console=com1 noreboot "
-                       "console_timestamps=boot dom0-iommu=none dom0=pvh",
+                       "console_timestamps=boot dom0-iommu=none dom0=pvh"
+                       + (" " + xen_extra if xen_extra else ""),
             "-m", "512", "-monitor", "none", "-serial", "file:" + serial]
 
 
