@@ -127,6 +127,20 @@ void console_init(unsigned int sinks)
     console_sinks = sinks ? sinks : CONSOLE_XEN;
 }
 
+/* After a resume, before anything is printed: the ring's new port. */
+void console_resume(void)
+{
+    unsigned long f = spin_lock_irqsave(&console_lock);
+    int rc = xencons_resume();
+
+    if (rc)
+        console_sinks |= CONSOLE_E9;
+    spin_unlock_irqrestore(&console_lock, f);
+    if (rc)
+        pr_warn("console: PV console ring lost in the resume (%d); using "
+                "port 0xe9\n", rc);
+}
+
 /* A domU, once paging can map the ring: attach it, or fall back to port
  * 0xe9 with what was said so far. */
 void console_attach_ring(void)

@@ -24,6 +24,7 @@
 #include <xenith/mutex.h>
 #include <xenith/panic.h>
 #include <xenith/string.h>
+#include <xenith/suspend.h>
 #include <xen/errno.h>
 
 #define RECORD_MAGIC 0xe7de7de7u
@@ -44,6 +45,7 @@ struct evtdev_user {
     evtchn_port_t ring[EVTDEV_RING_SIZE];
     unsigned int prod, cons;    /* free-running; prod under prod lock */
     bool overflow;              /* under ring_prod_lock */
+    unsigned int resumes;       /* suspend_resumes() last told the user */
 };
 
 DEFINE_INJECT(evtdev_handler, "evtdev.handler");
@@ -61,6 +63,7 @@ struct evtdev_user *evtdev_open(void)
         (spinlock_t)SPINLOCK_INIT_RANKED(RANK_EVTDEV_PROD, "ring_prod_lock");
     u->ring_cons_lock =
         (spinlock_t)SPINLOCK_INIT_RANKED(RANK_EVTDEV_CONS, "ring_cons_lock");
+    u->resumes = suspend_resumes();
     return u;
 }
 
@@ -270,7 +273,14 @@ long evtdev_read(struct evtdev_user *u, evtchn_port_t *ports, unsigned int n)
     unsigned int got = 0;
     long rc;
 
-    if (__atomic_load_n(&u->overflow, __ATOMIC_ACQUIRE)) {
+    if (u->resumes != suspend_resumes()) {
+        /* The domain was restored or migrated since the last read: the
+         * user's ports went with the old one (or, VIRQs, have new
+         * numbers).  Said once; unbind them (by the numbers it has) and
+         * bind again. */
+        u->resumes = suspend_resumes();
+        rc = -XEN_ENOTCONN;
+    } else if (__atomic_load_n(&u->overflow, __ATOMIC_ACQUIRE)) {
         rc = -XEN_EOVERFLOW;
     } else {
         while (got < n && u->cons + got != prod) {

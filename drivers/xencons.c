@@ -209,6 +209,29 @@ size_t xencons_early(const char **buf)
     return early_len;
 }
 
+/* In the new domain after a resume, under console_lock: the ring's frame
+ * and port from the params again (the port is a new one).  Our index
+ * stays: the ring came with the domain, and the new backend reads on
+ * from its out_cons. */
+int xencons_resume(void)
+{
+    void *page;
+    evtchn_port_t port;
+    int rc;
+
+    if (!own.ring)
+        return 0;
+    rc = xen_ring_attach(HVM_PARAM_CONSOLE_PFN, HVM_PARAM_CONSOLE_EVTCHN,
+                         &page, &port);
+    if (rc)
+        return rc;
+    own.ring = page;
+    own.port = port;
+    own.stalled = false;
+    evtchn_reserve_port(port, "console ring");
+    return 0;
+}
+
 int xencons_init(void)
 {
     void *page;

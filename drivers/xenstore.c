@@ -57,6 +57,7 @@ struct pending {
 
 static struct xenstore_domain_interface *ring;
 static evtchn_port_t port;
+static int xs_irq = -1;
 static struct mutex xs_req_lock = MUTEX_INIT_RANKED(RANK_XS_REQ, "xs_req_lock");
 static spinlock_t xs_lock = SPINLOCK_INIT_RANKED(RANK_XS, "xs_lock");
 static struct pending inflight[MAX_INFLIGHT];         /* xs_lock */
@@ -698,6 +699,64 @@ int xenstore_init(void)
         ring = NULL;
         return irq;
     }
+    xs_irq = irq;
     pr_info("xenstore: ring at %p, port %u\n", page, port);
     return 0;
+}
+
+/*
+ * In the new domain after a resume (kernel/suspend.c), thread context:
+ * the ring and its port from the HVM params again, our irq on the new
+ * port, replies the old xenstored left unread dropped (nobody waits for
+ * them: no request is in flight over a suspend), and every watch
+ * registered again with its token, since the new xenstored knows none.
+ */
+#define RESUME_MAX_WATCHES 16
+
+int xenstore_resume(void)
+{
+    struct xs_watch *again[RESUME_MAX_WATCHES];
+    unsigned int n = 0;
+    void *page;
+    evtchn_port_t p;
+    unsigned long f;
+    int rc;
+
+    if (!ring)
+        return 0;
+    rc = xen_ring_attach(HVM_PARAM_STORE_PFN, HVM_PARAM_STORE_EVTCHN,
+                         &page, &p);
+    if (rc)
+        return rc;
+    ring = page;
+    __atomic_store_n(&ring->rsp_cons,
+                     __atomic_load_n(&ring->rsp_prod, __ATOMIC_ACQUIRE),
+                     __ATOMIC_RELEASE);
+    port = p;
+    rc = evtchn_resume_attach(xs_irq, p);
+    if (rc)
+        return rc;
+    f = spin_lock_irqsave(&xs_lock);
+    for (struct xs_watch *w = watches; w && n < RESUME_MAX_WATCHES;
+         w = w->next)
+        again[n++] = w;
+    spin_unlock_irqrestore(&xs_lock, f);
+    for (unsigned int i = 0; i < n; i++) {
+        char token[12];
+        struct part parts[2];
+        long r;
+
+        snprintf(token, sizeof(token), "%u", again[i]->id);
+        parts[0] = str(again[i]->path);
+        parts[1] = str(token);
+        r = xs_talk(XS_WATCH, 0, parts, 2, NULL, 0);
+        if (r < 0) {
+            pr_warn("xenstore: watch on %s not registered again: %ld\n",
+                    again[i]->path, r);
+            rc = (int)r;
+        }
+    }
+    pr_info("xenstore: resumed on port %u, %u watches registered again\n",
+            p, n);
+    return rc;
 }

@@ -54,7 +54,7 @@ DEFINE_INJECT(bind_before_publish, "bind.before_publish");
 DEFINE_INJECT(unbind_after_shutdown, "unbind.after_shutdown");
 DEFINE_INJECT(unbind_before_free, "unbind.before_free");
 
-static bool virq_is_percpu(unsigned int virq)
+bool evtchn_virq_is_percpu(unsigned int virq)
 {
     return virq == VIRQ_TIMER || virq == VIRQ_DEBUG ||
            virq == VIRQ_XENOPROF || virq == VIRQ_XENPMU;
@@ -193,7 +193,7 @@ static enum irq_flow flow_of(const struct evt_action *a)
 
 int bind_virq(unsigned int virq, unsigned int cpu, const struct evt_action *a)
 {
-    bool percpu = virq_is_percpu(virq);
+    bool percpu = evtchn_virq_is_percpu(virq);
     struct evtchn_bind_virq b = { .virq = virq, .vcpu = percpu ? cpu : 0 };
     struct percpu *pc = &percpu_area[cpu];
     long rc;

@@ -39,6 +39,7 @@
 #include <xenith/printk.h>
 #include <xenith/quiesce.h>
 #include <xenith/smp.h>
+#include <xenith/string.h>
 #include <xenith/time.h>
 #include <xenith/x86.h>
 #include <xen/errno.h>
@@ -132,6 +133,45 @@ static long fifo_init(void)
      * pending state of ports that exist already (start info's console
      * and xenstore ports) until their array page comes. */
     return init_control(0);
+}
+
+/*
+ * A new domain starts under the 2-level ABI and knows none of our blocks
+ * or pages.  Every online vCPU's block goes back, empty (vCPU0's first:
+ * it switches the domain to FIFO), then the pages in their order, every
+ * word MASKED (no port exists yet), so the port count stays what it was;
+ * an offline vCPU's block goes back when it comes up (fifo_prepare_cpu).
+ */
+static long fifo_resume(void)
+{
+    long rc;
+
+    memset(owner, 0, sizeof(owner));
+    for (unsigned int c = 0; c < MAX_VCPUS; c++) {
+        registered[c] = false;
+        consumers[c].ready_left = 0;
+        memset(consumers[c].head, 0, sizeof(consumers[c].head));
+        memset(&control[c], 0, sizeof(control[c]));
+    }
+    for (unsigned int c = 0; c < MAX_VCPUS; c++) {
+        if (c && !cpu_online(c))
+            continue;
+        rc = init_control(c);
+        if (rc)
+            return rc;
+    }
+    for (unsigned int i = 0; i < nr_pages; i++) {
+        struct evtchn_expand_array e = {
+            .array_gfn = (uint64_t)(uintptr_t)pages[i] >> PAGE_SHIFT,
+        };
+
+        for (unsigned int w = 0; w < WORDS_PER_PAGE; w++)
+            pages[i][w] = MASKED;
+        rc = hyp_event_channel_op(EVTCHNOP_expand_array, &e);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 static int fifo_prepare_cpu(unsigned int cpu)
@@ -544,4 +584,5 @@ const struct evtchn_abi evtchn_abi_fifo = {
     .handle_events = fifo_handle_events,
     .kept_pages = fifo_kept_pages,
     .report_cpu = fifo_report_cpu,
+    .resume = fifo_resume,
 };

@@ -110,6 +110,11 @@ struct evtchn_abi {
     unsigned int (*kept_pages)(void);
     /* A hang report's line on cpu's ABI state: lock-free, last words. */
     void (*report_cpu)(unsigned int cpu);
+    /* In the new domain after a resume (events/resume.c), interrupts off,
+     * the other vCPUs parked, before any port: set up again what Xen
+     * forgot (FIFO: control blocks, event array), every port masked and
+     * on vCPU0.  0 or -errno. */
+    long (*resume)(void);
 };
 
 extern const struct evtchn_abi *evtchn_abi;
@@ -165,6 +170,10 @@ int evtchn_publish(struct irq_info *info, evtchn_port_t port,
                    unsigned int cpu);
 long evtchn_bind_vcpu_port(evtchn_port_t port, unsigned int cpu);
 int new_irq(enum evt_type type, enum irq_flow flow, unsigned int cpu);
+bool evtchn_virq_is_percpu(unsigned int virq);
+
+/* events/map.c: every port -> irq mapping gone (resume: new ports). */
+void evtchn_map_clear_all(void);
 void drop_unpublished(int irq);
 
 /* events/chip.c */

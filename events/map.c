@@ -83,6 +83,16 @@ void evtchn_map_clear(evtchn_port_t port)
         __atomic_store_n(&row[port % ROW_INTS], -1, __ATOMIC_RELEASE);
 }
 
+void evtchn_map_clear_all(void)
+{
+    for (unsigned int r = 0; r < NR_ROWS; r++) {
+        int *row = __atomic_load_n(&rows[r], __ATOMIC_ACQUIRE);
+
+        for (unsigned int i = 0; row && i < ROW_INTS; i++)
+            __atomic_store_n(&row[i], -1, __ATOMIC_RELEASE);
+    }
+}
+
 unsigned int evtchn_map_pages(void)
 {
     return __atomic_load_n(&nr_row_pages, __ATOMIC_RELAXED);

@@ -51,6 +51,14 @@ void evtchn_reserve_port(evtchn_port_t port, const char *owner)
 {
     if (evtchn_port_prepare(port))
         pr_err("events: port %u (%s) has no event word\n", port, owner);
+    /* An owner has one port: a ring attached again after a resume
+     * replaces its old one. */
+    for (unsigned int i = 0; i < MAX_RESERVED; i++) {
+        if (reserved[i].port && reserved[i].owner == owner) {
+            __atomic_store_n(&reserved[i].port, port, __ATOMIC_RELEASE);
+            return;
+        }
+    }
     for (unsigned int i = 0; i < MAX_RESERVED; i++) {
         if (!reserved[i].port) {
             reserved[i].owner = owner;

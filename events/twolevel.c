@@ -68,6 +68,15 @@ static long l2_init(void)
     return 0;
 }
 
+/* A new domain's shared info has every port unmasked: mask them again. */
+static long l2_resume(void)
+{
+    for (unsigned int c = 1; c < MAX_VCPUS; c++)
+        for (unsigned int w = 0; w < NR_WORDS; w++)
+            cpu_ports[c][w] = 0;
+    return l2_init();
+}
+
 static void l2_mask(evtchn_port_t port)
 {
     bit_set(mask_word(port / WORD_BITS), port % WORD_BITS);
@@ -301,4 +310,5 @@ const struct evtchn_abi evtchn_abi_2l = {
     .handle_events = l2_handle_events,
     .kept_pages = l2_kept_pages,
     .report_cpu = l2_report_cpu,
+    .resume = l2_resume,
 };

@@ -205,6 +205,13 @@ void events_init(void)
                                                 : set_upcall_vector(0);
     if (rc == 0) {
         per_vcpu_vector = true;
+        /* A domU sets the domain-wide callback as well, though Xen uses
+         * the per-vCPU vector first: toolstacks read the param as "has PV
+         * drivers", and libxc tells a cancelled suspend (xl save -c) only
+         * to a guest that has them (kernel/suspend.c). */
+        if (!xen.is_dom0 && (rc = set_callback_vector()))
+            pr_warn("events: HVM_PARAM_CALLBACK_IRQ not set (%ld): a "
+                    "cancelled suspend will look like a resume\n", rc);
     } else {
         long rc2 = set_callback_vector();
         if (rc2)

@@ -4,6 +4,9 @@
  *    `xl reboot`): acknowledged by clearing the node; the self-test runner
  *    finishes the test it is in and the domain shuts down with that
  *    reason;
+ *  - control/shutdown = "suspend" (`xl save`, `xl migrate`): acknowledged,
+ *    then the domain suspends right here (kernel/suspend.c) and this
+ *    callback returns once it runs again, in a new domain or the same;
  *  - cpu/N/availability ("online", "offline"; `xl vcpu-set`): vCPU N goes
  *    down or comes up through kernel/cpu_hotplug.c;
  * and the feature nodes the toolstack reads before asking
@@ -16,6 +19,7 @@
 #include <xenith/printk.h>
 #include <xenith/smp.h>
 #include <xenith/string.h>
+#include <xenith/suspend.h>
 #include <xenith/xenstore.h>
 #include <xen/errno.h>
 #include <xen/sched.h>
@@ -49,6 +53,13 @@ static void shutdown_changed(struct xs_watch *w, const char *path)
 
     if (n <= 0)
         return;                 /* the watch's first firing, or our ack */
+    if (!strcmp(v, "suspend")) {
+        if (xs_write(0, "control/shutdown", ""))
+            pr_warn("control: could not acknowledge control/shutdown\n");
+        pr_info("control: the toolstack asks us to suspend\n");
+        (void)suspend_domain();
+        return;
+    }
     for (size_t i = 0; i < ARRAY_SIZE(asks); i++) {
         if (strcmp(v, asks[i].word))
             continue;
@@ -136,15 +147,29 @@ static struct xs_watch shutdown_watch = {
 };
 static struct xs_watch cpu_watch = { .path = "cpu", .cb = cpus_changed };
 
+/* What the toolstack reads before it asks; a new domain's store after a
+ * resume has none of it. */
+static void advertise(void)
+{
+    if (xs_write(0, "control/feature-poweroff", "1") ||
+        xs_write(0, "control/feature-reboot", "1") ||
+        xs_write(0, "control/feature-suspend", "1"))
+        pr_warn("control: could not advertise the shutdown features\n");
+}
+
+void control_resume(void)
+{
+    if (xenstore_available())
+        advertise();
+}
+
 void control_init(void)
 {
     long rc;
 
     if (!xenstore_available())
         return;
-    if (xs_write(0, "control/feature-poweroff", "1") ||
-        xs_write(0, "control/feature-reboot", "1"))
-        pr_warn("control: could not advertise the shutdown features\n");
+    advertise();
     rc = xs_watch(&shutdown_watch);
     if (rc)
         pr_warn("control: no watch on control/shutdown: %ld\n", rc);

@@ -118,6 +118,36 @@ static int vcpu_info_setup(unsigned int cpu)
     return 0;
 }
 
+/*
+ * In the new domain after a resume: a vcpu_info beyond the legacy 32 is
+ * where we registered it, which Xen forgot.  It may be told again only
+ * while that vCPU is down, so an online one (parked) is taken down and up
+ * around it; Xen keeps its registers meanwhile.  0 or -errno.
+ */
+int cpu_resume_vcpu_info(unsigned int cpu)
+{
+    struct percpu *pc = &percpu_area[cpu];
+    bool other = cpu_online(cpu) && cpu != smp_processor_id();
+    struct vcpu_register_vcpu_info r;
+    long rc;
+
+    if (cpu < XEN_LEGACY_MAX_VCPUS || !pc->vcpu_info)
+        return 0;
+    if (other && (rc = hyp_vcpu_op(VCPUOP_down, cpu, NULL)))
+        return (int)rc;
+    r = (struct vcpu_register_vcpu_info){
+        .mfn = (uint64_t)pc->vcpu_info >> 12,
+        .offset = (uint64_t)pc->vcpu_info & 0xfff,
+    };
+    rc = hyp_vcpu_op(VCPUOP_register_vcpu_info, cpu, &r);
+    if (other) {
+        long rc2 = hyp_vcpu_op(VCPUOP_up, cpu, NULL);
+        if (!rc)
+            rc = rc2;
+    }
+    return (int)rc;
+}
+
 /* true once the vCPU is online; false if the bound passed and it had
  * not arrived: then it is DEAD and will park itself if it ever does. */
 static bool wait_online(unsigned int cpu)

@@ -17,6 +17,7 @@
  * (events/oracle.c) must find the kernel's port tables and Xen agreeing.
  */
 #include <xenith/selftest.h>
+#include <xenith/suspend.h>
 #include <xenith/control.h>
 #include <xenith/xenstore.h>
 #include <xenith/boot.h>
@@ -634,6 +635,7 @@ static void run_suite(const char *suite, const bool *sel)
         if (!sel[i] || strcmp(t->suite, suite) || run.abort_reason)
             continue;
         xs_run_watches();               /* even with no idle vCPU */
+        suspend_point();                /* xl save: between cases */
         if (control_shutdown_requested() >= 0) {
             /* xl shutdown: the test before this one was the last. */
             if (!run.stopped_by_toolstack)

@@ -6,6 +6,7 @@
  * the idle loop from hlt.
  */
 #include <xenith/smp.h>
+#include <xenith/suspend.h>
 #include <xenith/xenstore.h>
 #include <xenith/cpu.h>
 #include <xenith/events.h>
@@ -364,6 +365,7 @@ void cpu_idle_loop(void)
     struct percpu *pc = this_cpu();
 
     for (;;) {
+        suspend_point();                /* a suspend parks us here */
         idle_run_work();
         xs_run_watches();               /* fired xenstore watches */
         inject(&inject_idle_before_die_check, pc->cpu_id);

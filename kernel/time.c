@@ -99,6 +99,28 @@ void ndelay(uint64_t ns)
 void udelay(uint64_t us) { ndelay(us * NSEC_PER_USEC); }
 void mdelay(uint64_t ms) { ndelay(ms * NSEC_PER_MSEC); }
 
+/*
+ * In the new domain after a resume: Xen's system time is the new host's
+ * uptime, and the TSC may be another's.  On the same host (xl save and
+ * restore, a local migration) it has only moved on; on another it may be
+ * behind what we read before.  Time must never go backwards, so then the
+ * monotonic floor holds it at the last reading until Xen's catches up.
+ * Returns how far it was behind (0: not at all).
+ */
+uint64_t time_resume(uint64_t before_ns)
+{
+    struct vcpu_time_info t;
+    uint64_t tsc, now;
+
+    snapshot(&t, &tsc);
+    now = time_local_ns();
+    if (now >= before_ns)
+        return 0;
+    __atomic_store_n(&last_ns, before_ns, __ATOMIC_RELAXED);
+    tsc_stable = false;
+    return before_ns - now;
+}
+
 void time_init(void)
 {
     struct vcpu_time_info t;

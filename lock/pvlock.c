@@ -460,6 +460,23 @@ int pvlock_prepare_cpu(unsigned int cpu)
     return 0;
 }
 
+/* In the new domain after a resume: Xen forgot where each vCPU's
+ * runstate area is (any vCPU may name another's). */
+void pvlock_resume_cpu(unsigned int cpu)
+{
+    struct percpu *pc = &percpu_area[cpu];
+    struct vcpu_register_runstate_memory_area r;
+
+    if (!pc->runstate_ok)
+        return;
+    set_xen_guest_handle(r.addr.h, &pc->runstate);
+    if (hyp_vcpu_op(VCPUOP_register_runstate_memory_area, cpu, &r)) {
+        pr_warn("pvlock: vCPU%u: no runstate area after resume: full "
+                "spins\n", cpu);
+        pc->runstate_ok = false;
+    }
+}
+
 /* DEAD: no unlock may still be about to kick the port once it closes. */
 void pvlock_dead_cpu(unsigned int cpu)
 {

@@ -664,6 +664,7 @@ def judge(lines, status, noxen_mode):
 DOM0_SKIPS = [
     re.compile(r"^no xenstore \(a dom0 started by Xen alone has none\)$"),
     re.compile(r"^dom0 has no PV console ring$"),
+    re.compile(r"^a dom0 cannot be saved or migrated: only a domU is$"),
 ]
 # A case that needs RAM above 4 GiB, in a run that gave dom0 less than
 # 4 GiB: explained.

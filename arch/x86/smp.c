@@ -23,6 +23,7 @@
 #include <xenith/traps.h>
 #include <xenith/x86.h>
 #include <xen/hvm/hvm_vcpu.h>
+#include <xen/errno.h>
 
 struct vcpu_stacks {
     uint8_t guard0[PAGE_SIZE];
@@ -120,11 +121,23 @@ long arch_vcpu_start(unsigned int cpu)
         r->cr4 = read_cr4();
         r->efer = rdmsr(MSR_EFER);
         rc = hyp_vcpu_op(VCPUOP_initialise, cpu, &ctx);
-        if (rc)
+        /* -EEXIST: a restored domain kept a down vCPU's context after
+         * all (smp_resume_forget). */
+        if (rc && rc != -XEN_EEXIST)
             return rc;
         vcpu_initialised[cpu] = true;
     }
     return hyp_vcpu_op(VCPUOP_up, cpu, NULL);
+}
+
+/* In the new domain after a resume: an offline vCPU's context, left in
+ * its VCPUOP_down, is not saved with an HVM domain, so its next cpu_up
+ * starts it afresh. */
+void smp_resume_forget(void)
+{
+    for (unsigned int cpu = 1; cpu < MAX_VCPUS; cpu++)
+        if (!cpu_online(cpu))
+            vcpu_initialised[cpu] = false;
 }
 
 /*

@@ -59,7 +59,7 @@ static void hypercall_page_init(void)
     xen.hypercall_msr = msr;
 }
 
-static void shared_info_map(void)
+static void shared_info_add(void)
 {
     struct xen_add_to_physmap xatp = {
         .domid = DOMID_SELF,
@@ -72,7 +72,6 @@ static void shared_info_map(void)
     if (rc)
         panic("XENMEM_add_to_physmap(shared_info) failed: %ld", rc);
     shared_info = (struct shared_info *)shared_info_page;
-    this_cpu()->vcpu_info = &shared_info->vcpu_info[0];
 }
 
 void xen_init(void)
@@ -85,7 +84,17 @@ void xen_init(void)
         early_fatal("XENVER_version failed");
     xen.version = v;
     xen.is_dom0 = boot_info.flags & SIF_INITDOMAIN;
-    shared_info_map();
+    shared_info_add();
+    this_cpu()->vcpu_info = &shared_info->vcpu_info[0];
+}
+
+/* In the new domain after a resume: Xen's shared info page is a new one,
+ * not yet in our physmap; the hypercall page is our memory and came with
+ * the domain, but is filled again for the CPU we may now run on. */
+void xen_resume(void)
+{
+    hypercall_page_init();
+    shared_info_add();
 }
 
 long hvm_param_get(unsigned int index, uint64_t *value)

@@ -15,6 +15,7 @@ void console_init(unsigned int sinks);
 void console_write(const char *s, size_t n);
 /* A domU: attach the PV console ring (after paging_init). */
 void console_attach_ring(void);
+void console_resume(void);
 /* Wait (bounded) until every console ring's backend has read all that was
  * written; false if one did not.  Serialised with writes (console_lock). */
 bool console_flush(void);

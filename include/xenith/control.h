@@ -9,6 +9,7 @@
 #include <xenith/types.h>
 
 void control_init(void);
+void control_resume(void);      /* after a resume (kernel/suspend.c) */
 /* SHUTDOWN_* the toolstack asked for, or -1. */
 int control_shutdown_requested(void);
 /* control.shutdown_watch only: after asking itself, take it back. */

@@ -54,6 +54,8 @@ void cpu_unpin_all(void);
 int cpu_toolstack_set(unsigned int cpu, bool up);
 /* The dying vCPU's part, from its idle loop. */
 void cpu_die_self(void);
+/* After a resume (kernel/suspend.c). */
+int cpu_resume_vcpu_info(unsigned int cpu);
 /* How long cpu_up waits for a started vCPU to come online, and cpu_down
  * for a vCPU to take its down request, before giving up (5 s each);
  * tests lower them to reach the give-up paths. */

@@ -98,6 +98,18 @@ void evtchn_port_set_pending(evtchn_port_t port);
  * asked to raise, such as a PIRQ with no device behind it. */
 void evtchn_raise_local(int irq);
 
+/* Across a suspend (events/resume.c, driven by kernel/suspend.c). */
+void events_suspend(void);
+void events_suspend_cancel(void);
+bool events_same_domain(void);
+void events_resume_early(void);
+void events_resume(void);
+unsigned int events_resume_replay(void);
+/* A driver's irq on the new port its ring came back with. */
+int evtchn_resume_attach(int irq, evtchn_port_t port);
+/* The irq's port went with the old domain (interdomain, unbound). */
+bool evtchn_port_lost(int irq);
+
 /* events/map.c: port -> irq (-1 = none), lock-free readers.  Writers
  * other than events/ are the map's own tests. */
 int evtchn_to_irq(evtchn_port_t port);

@@ -25,7 +25,9 @@ long evtdev_bind_unbound_port(struct evtdev_user *u, domid_t remote_dom);
 long evtdev_unbind(struct evtdev_user *u, evtchn_port_t port);
 long evtdev_notify(struct evtdev_user *u, evtchn_port_t port);
 /* Up to n pending ports, oldest first; -EOVERFLOW once the ring
- * overflowed (until evtdev_reset), as Linux's read() gives -EFBIG. */
+ * overflowed (until evtdev_reset), as Linux's read() gives -EFBIG;
+ * -ENOTCONN once after the domain was restored or migrated: every port
+ * of the user is gone (kernel/suspend.c). */
 long evtdev_read(struct evtdev_user *u, evtchn_port_t *ports, unsigned int n);
 /* Unmask ports after their events were consumed. */
 long evtdev_reenable(struct evtdev_user *u, const evtchn_port_t *ports,

@@ -26,6 +26,7 @@ extern bool pvlock_enabled;
 
 /* PREPARE / DEAD steps of a vCPU (kernel/cpu.c, kernel/cpu_hotplug.c). */
 int pvlock_prepare_cpu(unsigned int cpu);
+void pvlock_resume_cpu(unsigned int cpu);       /* after a resume */
 void pvlock_dead_cpu(unsigned int cpu);
 
 /* vCPU cpu is in the slow path right now. */

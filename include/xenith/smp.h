@@ -14,6 +14,7 @@ unsigned int smp_domain_vcpus(void);
 unsigned int smp_nr_vcpus(void);
 /* Count the domain's vCPUs and bring every one of them online. */
 void smp_init(void);
+void smp_resume_forget(void);         /* after a resume */
 /* Bring vCPU cpu (> 0) online: PREPARE then BRINGUP.  0 or -errno. */
 int cpu_up(unsigned int cpu);
 

@@ -12,6 +12,7 @@
 #define NSEC_PER_SEC  1000000000ul
 
 void time_init(void);
+uint64_t time_resume(uint64_t before_ns);        /* kernel/suspend.c */
 uint64_t time_now_ns(void);
 /* This vCPU's own pvclock, without time_now_ns()'s floor (the latest
  * reading of any vCPU, which another vCPU's clock running ahead can lift

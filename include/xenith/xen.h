@@ -19,6 +19,7 @@ extern struct shared_info *shared_info;
 bool xen_detect(void);
 /* Hypercall page, version banner, shared_info mapping. */
 void xen_init(void);
+void xen_resume(void);
 /* HVMOP_get_param for this domain: 0 or -errno. */
 long hvm_param_get(unsigned int index, uint64_t *value);
 /* Map a toolstack ring (HVM params for its frame and port). */

@@ -27,6 +27,7 @@ struct xencons {
 
 /* Map this domU's ring (after paging_init).  0, or -errno: no ring (dom0). */
 int xencons_init(void);
+int xencons_resume(void);       /* console_resume, after a resume */
 /* Copy out to this domU's ring (or the early buffer before it exists),
  * waiting (bounded) for the backend. */
 void xencons_write(const char *s, size_t n);

@@ -53,6 +53,8 @@ struct xs_watch {
     char fired_path[128];       /* the latest path that fired (cut off) */
 };
 long xs_watch(struct xs_watch *w);
+/* After a resume (kernel/suspend.c): new port, watches again. */
+int xenstore_resume(void);
 long xs_unwatch(struct xs_watch *w);
 /* Run queued watch callbacks now (one runner at a time). */
 void xs_run_watches(void);

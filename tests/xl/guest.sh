@@ -58,7 +58,8 @@ say "guests run on pCPUs $GUEST_PCPUS; dom0 on pCPU0"
 guest_create() {
     _gname=$1
     shift
-    rm -f "$XL_LOGS/xl-$_gname.log"* "$CONSOLE_LOGS/guest-$_gname.log"
+    rm -f "$XL_LOGS/xl-$_gname.log"* "$CONSOLE_LOGS/guest-$_gname.log" \
+        "$CONSOLE_LOGS/guest-$_gname--incoming.log"
     rm -f "$RIG/ring"
     GUEST_RING=$(xl dmesg | wc -l)
     GUEST_DOMID=
@@ -191,9 +192,12 @@ guest_said() {
     guest_e9_lines "$1" | grep -qF "$2"
 }
 
-# guest_console NAME: the guest's PV console, as xenconsoled logged it.
+# guest_console NAME: the guest's PV console, as xenconsoled logged it;
+# after an xl migrate the rest is in the log of the name the receiving
+# domain was created under (NAME--incoming).
 guest_console() {
-    cat "$CONSOLE_LOGS/guest-$1.log" 2> /dev/null
+    cat "$CONSOLE_LOGS/guest-$1.log" "$CONSOLE_LOGS/guest-$1--incoming.log" \
+        2> /dev/null
 }
 
 # guest_output NAME DOMID: the guest's console output: its PV console

@@ -63,7 +63,9 @@ build_base() {
         [ "$applet" = busybox ] || ln -s busybox "$stage/bin/$applet"
     done
     bins=
-    for b in xl xenstored xenconsoled xen-init-dom0 xenctx xen-hvmctx; do
+    # libxl-save-helper: what xl save, restore and migrate run.
+    for b in xl xenstored xenconsoled xen-init-dom0 xenctx xen-hvmctx \
+             libxl-save-helper; do
         cp "$ROOT/$XENBIN/$b" "$stage/$XENBIN/$b"
         bins="$bins $ROOT/$XENBIN/$b"
     done

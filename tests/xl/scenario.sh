@@ -11,7 +11,7 @@
 # after it.
 
 # shellcheck disable=SC2034 # read by /init
-CHECKS="check_selftest_verdict check_xl_shutdown check_maxvcpus_128"
+CHECKS="check_selftest_verdict check_xl_shutdown check_maxvcpus_128 check_save_restore check_migrate"
 
 # Bounds, in seconds' worth of polls (wait_for, guest_wait: a count of
 # polls, never a clock).  selftest=all takes about 20 s as a domU under
@@ -347,6 +347,123 @@ maxvcpus_128_once() {
     # The guest must have seen all 128 (a 64-bit vCPU set stopped at 63).
     if ! guest_output "$name" "$domid" | grep -q '128 vCPUs (2 online)'; then
         say "fail: the guest did not report 128 vCPUs with 2 online"
+        return 1
+    fi
+    judge_reason "$reason" "${verdict% *}"
+}
+
+# d. Save, checkpoint, restore and migrate a guest under load: the case
+# control.suspend_resume_under_load (tests/ktests/suspend.c) loads every
+# vCPU and says "waiting" in data/xenith-suspend; the rig then suspends
+# it through the toolstack (SUSPEND_STEPS, run in order) and says "done"
+# in whichever domain the guest then is; the case checks its sequence
+# counters and powers off.  The guest has 4 vCPUs on the rig's 2 guest
+# pCPUs.  Each step's wall time is said.
+SUSPEND_BOUND=240
+
+check_save_restore() {
+    SUSPEND_STEPS="checkpoint save-restore" \
+        again_if_known_fault suspend_once xenith-save
+}
+
+check_migrate() {
+    SUSPEND_STEPS="migrate" again_if_known_fault suspend_once xenith-migrate
+}
+
+# suspend_step NAME STEP: one toolstack operation on the running guest;
+# sets domid to the domain the guest runs in afterwards.
+suspend_step() {
+    _f=$RIG/$1.save
+    _t0=$(now_ms)
+    case $2 in
+    checkpoint)
+        # xl save -c: saved, then the same domain goes on (the guest's
+        # suspend hypercall returns 1: cancelled).
+        run_logged "save-c-$1" xl save -c "$1" "$_f" || return 1
+        rm -f "$_f" ;;
+    save-restore)
+        run_logged "save-$1" xl save "$1" "$_f" || return 1
+        say "saved to $_f ($(wc -c < "$_f") bytes) in" \
+            "$(( $(now_ms) - _t0 )) ms; domain $domid is" \
+            "$(guest_row "$1" | awk '{ print $2 }' | grep . || echo gone)"
+        run_logged "restore-$1" xl restore "$_f" || return 1
+        rm -f "$_f" ;;
+    migrate)
+        # No ssh in dom0: with -s "" xl runs the "host" as the receiving
+        # command itself, here, on the same host.
+        run_logged "migrate-$1" xl migrate -s "" "$1" \
+            "xl migrate-receive" || return 1 ;;
+    esac
+    domid=$(guest_row "$1" | awk '{ print $2 }')
+    say "$2 of $1 took $(( $(now_ms) - _t0 )) ms; it runs as domain" \
+        "${domid:-?} now"
+    [ -n "$domid" ]
+}
+
+# on_poweroff="preserve": the domain that powers off may be a restored or
+# migrated one, whose xl monitor (if any) logs elsewhere; kept, its
+# shutdown reason is read from xl list -v.
+suspend_once() {
+    name=$1
+    GUEST_PAUSED=1 guest_create "$name" 'vcpus=4' 'on_poweroff="preserve"' \
+        'cmdline="selftest=control.suspend_resume_under_load exit=poweroff console=xen,e9"' ||
+        return 1
+    domid=$GUEST_DOMID
+    first=$domid
+    key=/local/domain/$domid/data/xenith-suspend
+    xenstore-write "$key" drive
+    xl unpause "$name"
+    result=0
+    if ! wait_key "$key" waiting 600; then
+        say "fail: the guest never said 'waiting' (key: '$(xenstore-read \
+            "$key" 2>&1)')"
+        result=1
+    fi
+    for step in $SUSPEND_STEPS; do
+        [ "$result" = 0 ] || break
+        sleep 1                         # the load runs meanwhile
+        suspend_step "$name" "$step" || result=1
+    done
+    if [ "$result" = 0 ]; then
+        sleep 1
+        xenstore-write "/local/domain/$domid/data/xenith-suspend" done
+        guest_wait "$name" "$SUSPEND_BOUND"
+    else
+        guest_wait "$name" 1            # a failed step: no waiting out
+    fi
+    ended=$?
+    reason=
+    case $ended in
+    0)  say "fail: the domain is gone: it should have been kept"
+        result=1 ;;
+    2)  reason=$(guest_reason_listed "$name")
+        case $reason in 0 | 3) ;; *) guest_dump "$name" "$domid" ;; esac
+        guest_destroy "$name" ;;
+    *)  say "still running after the ${SUSPEND_BOUND} s bound (in polls)"
+        guest_dump "$name" "$domid"
+        guest_destroy "$name" ;;
+    esac
+    guest_freeze
+    verdict=$(guest_ktap_verdict "$name" "$domid")
+    guest_report "$name" "$first"
+    [ "$domid" = "$first" ] || guest_e9_lines "$domid" > "$RIG/e9-$name-2.log"
+    say "--- outcome"
+    # The case's counters, as it printed them around each suspend.
+    grep -E '^    # (load running|back from a suspend|stopped|vCPU[0-9])' \
+        "$RIG/output-$name" | while IFS= read -r l; do say "guest: $l"; done
+    say "cross-check: KTAP verdict ${verdict% *} (from the ${verdict#* }" \
+        "output)"
+    guest_xen_trouble "$domid"
+    if [ "$result" != 0 ]; then
+        say "fail: a toolstack step failed, or the domain vanished (above)"
+        return 1
+    fi
+    if [ -z "$reason" ]; then
+        say "fail: no shutdown reason"
+        return 1
+    fi
+    if grep -q '^ok [0-9]* control # SKIP' "$RIG/output-$name"; then
+        say "fail: the case skipped"
         return 1
     fi
     judge_reason "$reason" "${verdict% *}"
