@@ -113,6 +113,10 @@ uint64_t time_resume(uint64_t before_ns)
     uint64_t tsc, now;
 
     snapshot(&t, &tsc);
+    /* Another host may not promise a stable TSC: then the floor is
+     * needed from now on. */
+    if (!(t.flags & XEN_PVCLOCK_TSC_STABLE_BIT))
+        tsc_stable = false;
     now = time_local_ns();
     if (now >= before_ns)
         return 0;

@@ -362,12 +362,15 @@ maxvcpus_128_once() {
 SUSPEND_BOUND=240
 
 check_save_restore() {
-    SUSPEND_STEPS="checkpoint save-restore" \
+    SUSPEND_STEPS="checkpoint save-restore" SUSPEND_OPTS= \
         again_if_known_fault suspend_once xenith-save
 }
 
+# The migration runs under the 2-level ABI (evtchn=2l), the save and
+# restore under FIFO (auto): each ABI's resume path is taken once.
 check_migrate() {
-    SUSPEND_STEPS="migrate" again_if_known_fault suspend_once xenith-migrate
+    SUSPEND_STEPS="migrate" SUSPEND_OPTS="evtchn=2l" \
+        again_if_known_fault suspend_once xenith-migrate
 }
 
 # suspend_step NAME STEP: one toolstack operation on the running guest;
@@ -406,7 +409,7 @@ suspend_step() {
 suspend_once() {
     name=$1
     GUEST_PAUSED=1 guest_create "$name" 'vcpus=4' 'on_poweroff="preserve"' \
-        'cmdline="selftest=control.suspend_resume_under_load exit=poweroff console=xen,e9"' ||
+        "cmdline=\"selftest=control.suspend_resume_under_load exit=poweroff console=xen,e9${SUSPEND_OPTS:+ $SUSPEND_OPTS}\"" ||
         return 1
     domid=$GUEST_DOMID
     first=$domid
