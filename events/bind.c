@@ -5,7 +5,8 @@
  * one).  The ranks of include/xenith/lockorder.h are these numbers; the
  * debug and test builds check them on every acquisition.
  *   0. hotplug_lock (kernel/cpu_hotplug.c, mutex): one vCPU up/down at a
- *      time; its DEAD step unbinds, so it ranks above everything here.
+ *      time, or a suspend and resume (which rebinds every VIRQ and IPI);
+ *      its DEAD step unbinds, so it ranks above everything here.
  *   1. evtchn device bind lock (drivers/evtchn.c, per user, mutex)
  *   2. evtchn_mapping_lock (here, mutex): every write to evtchn_to_irq,
  *      the per-vCPU virq/ipi tables, and irq_info type/port.  Readers,

@@ -16,10 +16,12 @@
  *         its VCPUOP_down and runs its bring-up path again on a fresh
  *         stack (arch_vcpu_park).
  *
- * hotplug_lock (a mutex) serialises whole up/down operations; it is the
- * outermost lock of all (taken before the evtchn device, mapping and
- * allocation locks, events/bind.c).  The allocation lock is held only
- * across the steps that change which vCPUs run.
+ * hotplug_lock (a mutex) serialises whole up/down operations, and a
+ * whole suspend and resume (kernel/suspend.c: the set of online vCPUs
+ * must not change while they are parked and rebound); it is the
+ * outermost lock of all (taken before the evtchn device, xenstore,
+ * mapping and allocation locks, events/bind.c).  The allocation lock is
+ * held only across the steps that change which vCPUs run.
  */
 #include <xenith/lockorder.h>
 #include <xenith/cpu.h>

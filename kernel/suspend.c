@@ -48,8 +48,8 @@
  * up to this, well inside the toolstack's own wait for the guest. */
 #define PARK_BOUND_NS   (30 * NSEC_PER_SEC)
 
-extern struct mutex hotplug_lock;
-
+/* No lock of their own: the leader writes them under hotplug_lock, the
+ * parked vCPUs read them and count themselves in and out atomically. */
 int suspend_parking;                    /* atomic: park at a safe point */
 static unsigned int parked;             /* atomic: vCPUs in the park */
 static unsigned int resumes, cancels;   /* atomic */
