@@ -31,20 +31,13 @@
 static uint64_t replay[NR_IRQS / 64 + 1];
 static unsigned int lost_ports;         /* interdomain/unbound dropped */
 
-static struct irq_info *evtchn_irq(int irq)
-{
-    struct irq_desc *d = irq_to_desc(irq);
-
-    return d && d->chip == &evtchn_chip ? desc_info(d) : NULL;
-}
-
 /* Leader, interrupts off, the others parked: note what is pending, and
  * mask every online vCPU's upcall ("events are masked" over the
  * hypercall; a cancel lifts it again). */
 void events_suspend(void)
 {
     for (int irq = 0; irq < NR_IRQS; irq++) {
-        struct irq_info *info = evtchn_irq(irq);
+        struct irq_info *info = irq_info_of(irq);
         evtchn_port_t port = info ? info_port(info) : 0;
 
         if (port && port_is_pending(port))
@@ -158,7 +151,7 @@ void events_resume(void)
     lost_ports = 0;
     mutex_lock(&evtchn_mapping_lock);
     for (int irq = 0; irq < NR_IRQS; irq++) {
-        struct irq_info *info = evtchn_irq(irq);
+        struct irq_info *info = irq_info_of(irq);
         unsigned int cpu;
         evtchn_port_t port = 0;
         long rc;
@@ -220,7 +213,7 @@ unsigned int events_resume_replay(void)
 /* A driver's ring came back with a new port (xenstore): the same irq. */
 int evtchn_resume_attach(int irq, evtchn_port_t port)
 {
-    struct irq_info *info = evtchn_irq(irq);
+    struct irq_info *info = irq_info_of(irq);
     int rc;
 
     if (!info || !port)
@@ -230,8 +223,6 @@ int evtchn_resume_attach(int irq, evtchn_port_t port)
         mutex_unlock(&evtchn_mapping_lock);
         return -XEN_EEXIST;
     }
-    if (lost_ports)
-        lost_ports--;
     rc = attach(info, port, irq_target_cpu(irq_to_desc(irq)));
     mutex_unlock(&evtchn_mapping_lock);
     return rc;
@@ -240,7 +231,7 @@ int evtchn_resume_attach(int irq, evtchn_port_t port)
 /* The irq's port went with the old domain (unbind it when done). */
 bool evtchn_port_lost(int irq)
 {
-    struct irq_info *info = evtchn_irq(irq);
+    struct irq_info *info = irq_info_of(irq);
 
     return info && !info_port(info);
 }
