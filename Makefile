@@ -9,6 +9,8 @@
 #   make mutants  each historic bug put back must be caught
 #   make test-xl  xenith as a domU of the real xl toolstack, nested
 #   make test-scale  selftest=all with 16, 32, 48 and 64 vCPUs on 2 pCPUs
+#   make fuzz     libFuzzer on what others feed xenith (tests/fuzz), FUZZ_S
+#                 seconds per target (default 60)
 #
 # A config (configs/NAME.mk) sets CONFIG_* switches; each config builds
 # into its own object directory so switching configs never mixes objects.
@@ -71,7 +73,8 @@ SRCS += $(foreach f,$(CONFIG_EXTRA_SRCS),$(f))
 OBJS := $(patsubst %,$(OBJDIR)/%.o,$(basename $(SRCS)))
 DEPS := $(OBJS:.o=.d)
 
-.PHONY: all clean run test bench mutants deps host-test check-headers FORCE
+.PHONY: all clean run test bench mutants deps host-test fuzz fuzz-build \
+        check-headers FORCE
 all: $(ELF)
 
 # The object list as a file that changes only when the list does, so that
@@ -130,6 +133,19 @@ $(FLOOR): tests/floor/floor.S Makefile | $(XEN_LINK)
 host-test:
 	$(Q)$(SUBMAKE) -C tests/host
 
+# libFuzzer targets (tests/fuzz): the command line, the xenstore wire, the
+# shared rings' indices, the start-info memory map; each runs FUZZ_S
+# seconds, one after the other (one core).  make test runs them over the
+# committed corpus plus FUZZ_TEST_S seconds each.
+FUZZ_TARGETS := cmdline xenstore_reply ring_indices memmap
+FUZZ_S ?= 60
+FUZZ_TEST_S ?= 10
+fuzz-build: | check-headers
+	$(Q)$(SUBMAKE) -C tests/fuzz all
+
+fuzz: fuzz-build
+	$(Q)sh tests/fuzz/run.sh $(FUZZ_S) $(FUZZ_TARGETS)
+
 deps:
 	$(Q)sh tests/deps.sh
 
@@ -151,6 +167,7 @@ test: deps
 	$(Q)for c in default debug small failtest badmagic $(MUTANTS); do \
 	    $(SUBMAKE) -j$(NPROC) CONFIG=$$c all || exit 1; done
 	$(Q)$(SUBMAKE) host-test
+	$(Q)$(SUBMAKE) fuzz FUZZ_S=$(FUZZ_TEST_S)
 	$(Q)sh tests/boot-matrix.sh
 	$(Q)sh tests/mutants.sh
 	$(Q)ELF=$(BUILD)/xenith.elf sh tests/scale.sh

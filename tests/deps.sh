@@ -31,6 +31,10 @@ need binutils command -v ld
 need qemu-system-x86 command -v qemu-system-x86_64
 need libxen-dev test -f /usr/include/xen/xen.h
 need python3 command -v python3
+# make fuzz (tests/fuzz): clang with libFuzzer and the sanitizers
+need clang command -v clang
+need libclang-rt-14-dev test -f \
+    /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
 # make bench's pictures (tests/bench_plots.sh)
 need gnuplot-nox command -v gnuplot
 
