@@ -3,7 +3,8 @@
  * xen/io/xs_wire.h: requests go into req[], replies and watch events come
  * back in rsp[], each as a struct xsd_sockmsg header and a payload.
  *
- * The backend is not trusted.  Every index it writes (req_cons, rsp_prod)
+ * The backend is not trusted (drivers/xenstore_wire.c reads what it
+ * writes, tests/fuzz fuzzes that).  Every index it writes (req_cons, rsp_prod)
  * is read once into a local and checked (never more than a ring apart from
  * ours); a header is copied out of the ring before it is looked at, its
  * length checked against XENSTORE_PAYLOAD_MAX, and the payload copied out
@@ -24,6 +25,7 @@
  * idle loops, between self-tests, and by tests waiting for one.
  */
 #include <xenith/xenstore.h>
+#include <xenith/xenstore_wire.h>
 #include <xenith/events.h>
 #include <xenith/hypercall.h>
 #include <xenith/inject.h>
@@ -45,22 +47,12 @@
 #define MAX_INFLIGHT    32
 #define MAX_TX_RETRIES  16
 
-struct pending {
-    uint32_t req_id;            /* 0: slot free */
-    int done;                   /* atomic: reply (or error) is in */
-    uint32_t type;              /* reply type */
-    long err;                   /* -EIO: the ring broke meanwhile */
-    char *buf;                  /* reply payload goes here */
-    size_t cap, len, full;      /* full: the reply's own length */
-    char errstr[16];            /* an XS_ERROR reply's word */
-};
-
 static struct xenstore_domain_interface *ring;
 static evtchn_port_t port;
 static int xs_irq = -1;
 static struct mutex xs_req_lock = MUTEX_INIT_RANKED(RANK_XS_REQ, "xs_req_lock");
 static spinlock_t xs_lock = SPINLOCK_INIT_RANKED(RANK_XS, "xs_lock");
-static struct pending inflight[MAX_INFLIGHT];         /* xs_lock */
+static struct xs_pending inflight[MAX_INFLIGHT];         /* xs_lock */
 static struct xs_watch *watches;                      /* xs_lock */
 static struct xs_watch *fired_head, **fired_tail = &fired_head; /* xs_lock */
 static uint32_t next_req_id = 1, next_watch_id = 1;   /* atomic */
@@ -90,13 +82,6 @@ static void notify(void)
 
 /* ---- the event handler: replies and watch events ---------------------- */
 
-/* n bytes from rsp[] at idx into dst (the ring may wrap in between). */
-static void ring_copy(void *dst, XENSTORE_RING_IDX idx, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        ((char *)dst)[i] = ring->rsp[MASK_XENSTORE_IDX(idx + i)];
-}
-
 static void fail_inflight(long err)
 {
     unsigned long f = spin_lock_irqsave(&xs_lock);
@@ -115,20 +100,11 @@ static void deliver_reply(const struct xsd_sockmsg *h, const char *payload)
     unsigned long f = spin_lock_irqsave(&xs_lock);
 
     for (unsigned int i = 0; i < MAX_INFLIGHT; i++) {
-        struct pending *p = &inflight[i];
+        struct xs_pending *p = &inflight[i];
 
         if (p->req_id != h->req_id || p->done)
             continue;
-        p->type = h->type;
-        if (h->type == XS_ERROR) {
-            /* Not into the caller's buffer, which may be tiny. */
-            strlcpy(p->errstr, payload, sizeof(p->errstr));
-        } else {
-            p->full = h->len;
-            p->len = MIN((size_t)h->len, p->cap);
-            memcpy(p->buf, payload, p->len);
-        }
-        __atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
+        xs_wire_complete(p, h, payload);
         spin_unlock_irqrestore(&xs_lock, f);
         return;
     }
@@ -152,15 +128,12 @@ static void fired_push(struct xs_watch *w)
  * (its callback re-reads what it watches), with the latest path. */
 static void deliver_watch(const char *payload, size_t len)
 {
-    size_t plen = strnlen(payload, len);
-    unsigned int id = 0;
+    unsigned int id;
     struct xs_watch *w;
     unsigned long f;
 
-    if (plen + 1 >= len)
+    if (!xs_wire_watch_token(payload, len, &id))
         return;                         /* no token: malformed, ignore */
-    for (const char *t = payload + plen + 1; *t >= '0' && *t <= '9'; t++)
-        id = id * 10 + (unsigned int)(*t - '0');
     f = spin_lock_irqsave(&xs_lock);
     for (w = watches; w && w->id != id; w = w->next)
         ;
@@ -172,75 +145,54 @@ static void deliver_watch(const char *payload, size_t len)
     spin_unlock_irqrestore(&xs_lock, f);
 }
 
+/* xs_wire_receive's hands: the table and the watch list under xs_lock. */
+static void rx_reply(void *ctx, const struct xsd_sockmsg *h,
+                     const char *payload)
+{
+    deliver_reply(h, payload);
+}
+
+static void rx_watch(void *ctx, const char *payload, size_t len)
+{
+    deliver_watch(payload, len);
+    *(bool *)ctx = true;
+}
+
+static void rx_broken(void *ctx, const char *what, uint32_t prod,
+                      uint32_t cons, uint32_t len)
+{
+    __atomic_fetch_add(&broken_events, 1, __ATOMIC_RELAXED);
+    pr_err("xenstore: backend broke the ring: %s (rsp_prod %u, rsp_cons %u, "
+           "length %u, max %u); failing the requests in flight\n", what, prod,
+           cons, len, XENSTORE_PAYLOAD_MAX);
+    fail_inflight(-XEN_EIO);
+}
+
+static void rx_consumed(void *ctx)
+{
+    notify();
+}
+
+static bool rx_corrupt_prod(void *ctx)
+{
+    return inject_fire(&inject_xenstore_bad_rsp_prod);
+}
+
 static void xs_interrupt(int irq, void *data)
 {
+    static const struct xs_wire_ops ops = {
+        .reply = rx_reply, .watch = rx_watch, .broken = rx_broken,
+        .consumed = rx_consumed, .corrupt_prod = rx_corrupt_prod,
+    };
     static char payload[XENSTORE_PAYLOAD_MAX + 1];
     bool fired = false;
 
-    for (;;) {
-        XENSTORE_RING_IDX cons = ring->rsp_cons;
-        XENSTORE_RING_IDX prod = __atomic_load_n(&ring->rsp_prod,
-                                                 __ATOMIC_ACQUIRE);
-        struct xsd_sockmsg h;
-
-        if (inject_fire(&inject_xenstore_bad_rsp_prod))
-            prod = cons + XENSTORE_RING_SIZE + 16;
-        if (prod - cons > XENSTORE_RING_SIZE) {
-            __atomic_fetch_add(&broken_events, 1, __ATOMIC_RELAXED);
-            pr_err("xenstore: backend rsp_prod %u is out of range (rsp_cons "
-                   "%u); failing the requests in flight\n", prod, cons);
-            fail_inflight(-XEN_EIO);
-            break;
-        }
-        if (prod - cons < sizeof(h))
-            break;
-        ring_copy(&h, cons, sizeof(h));
-        if (h.len > XENSTORE_PAYLOAD_MAX) {
-            __atomic_fetch_add(&broken_events, 1, __ATOMIC_RELAXED);
-            pr_err("xenstore: backend message of %u bytes (max %u); failing "
-                   "the requests in flight\n", h.len, XENSTORE_PAYLOAD_MAX);
-            fail_inflight(-XEN_EIO);
-            break;
-        }
-        if (prod - cons < sizeof(h) + h.len)
-            break;                      /* the rest is on its way */
-        ring_copy(payload, cons + sizeof(h), h.len);
-        payload[h.len] = '\0';
-        /* Copied out: only now give the space back. */
-        __atomic_store_n(&ring->rsp_cons, cons + sizeof(h) + h.len,
-                         __ATOMIC_RELEASE);
-        notify();
-        if (h.type == XS_WATCH_EVENT) {
-            deliver_watch(payload, h.len + 1);
-            fired = true;
-        } else {
-            deliver_reply(&h, payload);
-        }
-    }
+    xs_wire_receive(ring, payload, &ops, &fired);
     if (fired)
         smp_kick_idle();                /* an idle vCPU runs the callback */
 }
 
 /* ---- requests ---------------------------------------------------------- */
-
-static long map_error(const char *s)
-{
-    static const struct { const char *name; long err; } errs[] = {
-        { "EINVAL", -XEN_EINVAL }, { "EACCES", -XEN_EACCES },
-        { "EEXIST", -XEN_EEXIST }, { "EISDIR", -XEN_EISDIR },
-        { "ENOENT", -XEN_ENOENT }, { "ENOMEM", -XEN_ENOMEM },
-        { "ENOSPC", -XEN_ENOSPC }, { "EIO", -XEN_EIO },
-        { "ENOTEMPTY", -XEN_ENOTEMPTY }, { "ENOSYS", -XEN_ENOSYS },
-        { "EROFS", -XEN_EROFS }, { "EBUSY", -XEN_EBUSY },
-        { "EAGAIN", -XEN_EAGAIN }, { "EISCONN", -XEN_EISCONN },
-        { "E2BIG", -XEN_E2BIG }, { "EPERM", -XEN_EPERM },
-    };
-
-    for (size_t i = 0; i < ARRAY_SIZE(errs); i++)
-        if (!strcmp(s, errs[i].name))
-            return errs[i].err;
-    return -XEN_EIO;
-}
 
 /* Copy n bytes into req[], waiting (bounded) for the backend to make
  * room; its req_cons is checked like any index it writes. */
@@ -249,25 +201,21 @@ static long req_put(XENSTORE_RING_IDX *prod, const void *src, size_t n)
     uint64_t until = time_now_ns() + REPLY_BOUND_NS;
 
     for (size_t i = 0; i < n;) {
-        XENSTORE_RING_IDX cons = __atomic_load_n(&ring->req_cons,
-                                                 __ATOMIC_ACQUIRE);
-        XENSTORE_RING_IDX used = *prod - cons;
+        long put = xs_wire_put(ring, prod, (const char *)src + i, n - i);
 
-        if (used > XENSTORE_RING_SIZE) {
-            pr_err("xenstore: backend req_cons %u is out of range (req_prod "
-                   "%u)\n", cons, *prod);
-            return -XEN_EIO;
+        if (put < 0) {
+            pr_err("xenstore: backend req_cons is out of range (req_prod "
+                   "%u)\n", *prod);
+            return put;
         }
-        if (used == XENSTORE_RING_SIZE) {
+        if (!put) {                     /* full: let the backend read */
             __atomic_store_n(&ring->req_prod, *prod, __ATOMIC_RELEASE);
             notify();
             if (time_now_ns() > until)
                 return -XEN_ETIMEDOUT;
             cpu_relax();
-            continue;
         }
-        ring->req[MASK_XENSTORE_IDX(*prod)] = ((const char *)src)[i++];
-        (*prod)++;
+        i += (size_t)put;
     }
     return 0;
 }
@@ -307,15 +255,15 @@ static long send_request(uint32_t type, uint32_t req_id, xs_tx_t tx,
     return rc;
 }
 
-static struct pending *slot_get(uint32_t req_id, char *buf, size_t cap)
+static struct xs_pending *slot_get(uint32_t req_id, char *buf, size_t cap)
 {
     unsigned long f = spin_lock_irqsave(&xs_lock);
 
     for (unsigned int i = 0; i < MAX_INFLIGHT; i++) {
-        struct pending *p = &inflight[i];
+        struct xs_pending *p = &inflight[i];
 
         if (!p->req_id) {
-            *p = (struct pending){ .req_id = req_id, .buf = buf, .cap = cap };
+            *p = (struct xs_pending){ .req_id = req_id, .buf = buf, .cap = cap };
             spin_unlock_irqrestore(&xs_lock, f);
             return p;
         }
@@ -324,7 +272,7 @@ static struct pending *slot_get(uint32_t req_id, char *buf, size_t cap)
     return NULL;
 }
 
-static void slot_put(struct pending *p)
+static void slot_put(struct xs_pending *p)
 {
     unsigned long f = spin_lock_irqsave(&xs_lock);
 
@@ -342,7 +290,7 @@ static long xs_talk(uint32_t type, xs_tx_t tx, const struct part parts[],
     char none[1];
     uint32_t id;
     uint64_t until;
-    struct pending *p;
+    struct xs_pending *p;
     long rc;
 
     if (!ring)
@@ -367,7 +315,7 @@ static long xs_talk(uint32_t type, xs_tx_t tx, const struct part parts[],
     if (!rc && p->err)
         rc = p->err;
     if (!rc && p->type == XS_ERROR)
-        rc = map_error(p->errstr);
+        rc = xs_wire_error(p->errstr);
     if (!rc && cap && p->full > cap)
         rc = -XEN_E2BIG;                /* cut off: the caller's buffer */
     if (!rc)

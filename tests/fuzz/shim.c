@@ -111,3 +111,18 @@ paddr_t fuzz_virt_to_phys(const void *va)
                "virt_to_phys(%p) outside the window", va);
     return (paddr_t)(c - fuzz_window);
 }
+
+/* The kernel's string.h functions come from the host's libc (ASan sees
+ * into those), but glibc before 2.38 has no strlcpy: this one keeps the
+ * kernel's contract (include/xenith/string.h). */
+size_t strlcpy(char *d, const char *s, size_t size)
+{
+    size_t n = strlen(s);
+
+    if (size) {
+        size_t k = n < size - 1 ? n : size - 1;
+        memcpy(d, s, k);
+        d[k] = '\0';
+    }
+    return n;
+}

@@ -1,0 +1,126 @@
+/*
+ * The xenstore wire (include/xenith/xenstore_wire.h): the part of the
+ * client that reads what the backend wrote, kept apart from the locking
+ * and waiting of drivers/xenstore.c so that tests/fuzz runs this very
+ * code on the host against a hostile backend.
+ *
+ * Every index the backend writes is read once per decision through
+ * ring_peer_read (include/xenith/ring.h) and checked (never more than a
+ * ring apart from ours); a header is copied out of the ring before it is
+ * looked at, its length checked against XENSTORE_PAYLOAD_MAX, and the
+ * payload copied out before it is used: nothing is read twice from shared
+ * memory.
+ */
+#include <xenith/xenstore_wire.h>
+#include <xenith/compiler.h>
+#include <xenith/ring.h>
+#include <xenith/string.h>
+#include <xen/errno.h>
+
+/* n bytes from rsp[] at idx into dst (the ring may wrap in between). */
+static void ring_copy(const struct xenstore_domain_interface *ring,
+                      void *dst, XENSTORE_RING_IDX idx, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ((char *)dst)[i] = ring->rsp[MASK_XENSTORE_IDX(idx + i)];
+}
+
+void xs_wire_receive(struct xenstore_domain_interface *ring, char *payload,
+                     const struct xs_wire_ops *ops, void *ctx)
+{
+    for (;;) {
+        XENSTORE_RING_IDX cons = ring_peer_read(&ring->rsp_cons);
+        XENSTORE_RING_IDX prod = ring_peer_read(&ring->rsp_prod);
+        struct xsd_sockmsg h;
+
+        if (ops->corrupt_prod && ops->corrupt_prod(ctx))
+            prod = cons + XENSTORE_RING_SIZE + 16;
+        if (prod - cons > XENSTORE_RING_SIZE) {
+            ops->broken(ctx, "rsp_prod out of range", prod, cons, 0);
+            return;
+        }
+        if (prod - cons < sizeof(h))
+            return;
+        ring_copy(ring, &h, cons, sizeof(h));
+        if (h.len > XENSTORE_PAYLOAD_MAX) {
+            ops->broken(ctx, "message too long", prod, cons, h.len);
+            return;
+        }
+        if (prod - cons < sizeof(h) + h.len)
+            return;                     /* the rest is on its way */
+        ring_copy(ring, payload, cons + sizeof(h), h.len);
+        payload[h.len] = '\0';
+        /* Copied out: only now give the space back. */
+        __atomic_store_n(&ring->rsp_cons, cons + sizeof(h) + h.len,
+                         __ATOMIC_RELEASE);
+        ops->consumed(ctx);
+        if (h.type == XS_WATCH_EVENT)
+            ops->watch(ctx, payload, h.len + 1);
+        else
+            ops->reply(ctx, &h, payload);
+    }
+}
+
+long xs_wire_put(struct xenstore_domain_interface *ring,
+                 XENSTORE_RING_IDX *prod, const void *src, size_t n)
+{
+    XENSTORE_RING_IDX cons = ring_peer_read(&ring->req_cons);
+    XENSTORE_RING_IDX used = *prod - cons;
+    size_t room;
+
+    if (used > XENSTORE_RING_SIZE)
+        return -XEN_EIO;
+    room = MIN(n, (size_t)(XENSTORE_RING_SIZE - used));
+    for (size_t i = 0; i < room; i++) {
+        ring->req[MASK_XENSTORE_IDX(*prod)] = ((const char *)src)[i];
+        (*prod)++;
+    }
+    return (long)room;
+}
+
+void xs_wire_complete(struct xs_pending *p, const struct xsd_sockmsg *h,
+                      const char *payload)
+{
+    p->type = h->type;
+    if (h->type == XS_ERROR) {
+        /* Not into the caller's buffer, which may be tiny. */
+        strlcpy(p->errstr, payload, sizeof(p->errstr));
+    } else {
+        p->full = h->len;
+        p->len = MIN((size_t)h->len, p->cap);
+        memcpy(p->buf, payload, p->len);
+    }
+    __atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
+}
+
+long xs_wire_error(const char *s)
+{
+    static const struct { const char *name; long err; } errs[] = {
+        { "EINVAL", -XEN_EINVAL }, { "EACCES", -XEN_EACCES },
+        { "EEXIST", -XEN_EEXIST }, { "EISDIR", -XEN_EISDIR },
+        { "ENOENT", -XEN_ENOENT }, { "ENOMEM", -XEN_ENOMEM },
+        { "ENOSPC", -XEN_ENOSPC }, { "EIO", -XEN_EIO },
+        { "ENOTEMPTY", -XEN_ENOTEMPTY }, { "ENOSYS", -XEN_ENOSYS },
+        { "EROFS", -XEN_EROFS }, { "EBUSY", -XEN_EBUSY },
+        { "EAGAIN", -XEN_EAGAIN }, { "EISCONN", -XEN_EISCONN },
+        { "E2BIG", -XEN_E2BIG }, { "EPERM", -XEN_EPERM },
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(errs); i++)
+        if (!strcmp(s, errs[i].name))
+            return errs[i].err;
+    return -XEN_EIO;
+}
+
+bool xs_wire_watch_token(const char *payload, size_t len, unsigned int *id)
+{
+    size_t plen = strnlen(payload, len);
+    unsigned int v = 0;
+
+    if (plen + 1 >= len)
+        return false;                   /* no token: malformed */
+    for (const char *t = payload + plen + 1; *t >= '0' && *t <= '9'; t++)
+        v = v * 10 + (unsigned int)(*t - '0');
+    *id = v;
+    return true;
+}
