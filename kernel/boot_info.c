@@ -6,6 +6,7 @@
  * 4 GiB, so anything above that is refused rather than dereferenced.
  */
 #include <xenith/boot.h>
+#include <xenith/mm.h>
 #include <xenith/string.h>
 #include <xen/arch-x86/hvm/start_info.h>
 
@@ -22,11 +23,12 @@ static bool readable(paddr_t pa, uint64_t len)
 
 static void copy_cmdline(paddr_t pa)
 {
-    const char *src = (const char *)pa;
+    const char *src;
     size_t n;
 
     if (!pa || !readable(pa, BOOT_CMDLINE_MAX))
         return;
+    src = phys_to_virt(pa);
     n = strnlen(src, BOOT_CMDLINE_MAX);
     if (n == BOOT_CMDLINE_MAX) {
         /* Keep a terminated prefix; the parser reports the truncation. */
@@ -39,23 +41,31 @@ static void copy_cmdline(paddr_t pa)
 
 static void copy_memmap(paddr_t pa, uint32_t entries)
 {
-    const struct hvm_memmap_table_entry *e = (const void *)pa;
+    const char *src;
 
-    if (!readable(pa, (uint64_t)entries * sizeof(*e)))
+    if (!readable(pa, (uint64_t)entries *
+                  sizeof(struct hvm_memmap_table_entry)))
         return;
+    src = phys_to_virt(pa);
     if (entries > BOOT_MEMMAP_MAX)
         entries = BOOT_MEMMAP_MAX;      /* the rest is beyond what we use */
     for (uint32_t i = 0; i < entries; i++) {
-        boot_info.memmap[i].addr = e[i].addr;
-        boot_info.memmap[i].size = e[i].size;
-        boot_info.memmap[i].type = e[i].type;
+        struct hvm_memmap_table_entry e;
+
+        /* Copied bytewise: nothing says the loader aligns the table, and
+         * reading its 64-bit fields in place at an odd address is
+         * undefined (tests/fuzz memmap, bug-unaligned-table). */
+        memcpy(&e, src + i * sizeof(e), sizeof(e));
+        boot_info.memmap[i].addr = e.addr;
+        boot_info.memmap[i].size = e.size;
+        boot_info.memmap[i].type = e.type;
     }
     boot_info.nr_memmap = entries;
 }
 
 void boot_info_init(paddr_t start_info_pa)
 {
-    const struct hvm_start_info *si = (const void *)start_info_pa;
+    const struct hvm_start_info *si = phys_to_virt(start_info_pa);
 
     /* head.S checked the magic before we got here. */
     boot_info.start_info_version = si->version;

@@ -79,21 +79,47 @@ static bool ram_range(unsigned int i, paddr_t lo, paddr_t hi, paddr_t *start,
     return *end > *start;
 }
 
-/* The bitmap goes in the first RAM above the image big enough for it. */
+/*
+ * Where [s, e) meets an entry of another type than RAM: that entry's end
+ * (page aligned up, at most ~0), or 0 if it meets none.  Maps may list
+ * RAM and reserved ranges that overlap; the reserved reading wins, as in
+ * every E820 reading: the firmware or Xen may be using that memory
+ * (tests/fuzz memmap, bug-ram-over-reserved).
+ */
+static paddr_t non_ram_end(paddr_t s, paddr_t e)
+{
+    for (unsigned int i = 0; i < boot_info.nr_memmap; i++) {
+        const struct memmap_entry *m = &boot_info.memmap[i];
+        paddr_t end = m->addr + m->size;
+
+        if (m->type == XEN_HVM_MEMMAP_TYPE_RAM || !m->size)
+            continue;
+        if (end < m->addr || end > ~0ull - PAGE_SIZE)
+            end = ~0ull;                /* reaches the top */
+        if (m->addr < e && end > s)
+            return end == ~0ull ? end : ALIGN_UP(end, PAGE_SIZE);
+    }
+    return 0;
+}
+
+/* The bitmap goes in the first RAM above the image big enough for it
+ * that no other entry of the map claims. */
 static void place_bitmap(uint64_t bytes)
 {
-    paddr_t img_end = ALIGN_UP((paddr_t)__image_end, PAGE_SIZE);
+    paddr_t img_end = ALIGN_UP(virt_to_phys(__image_end), PAGE_SIZE);
 
     for (unsigned int i = 0; i < boot_info.nr_memmap; i++) {
-        paddr_t s, e;
+        paddr_t s, e, skip;
         if (!ram_range(i, 0, BOOT_MAP_LIMIT, &s, &e))
             continue;
         if (s < img_end)
             s = img_end;
         if (s < LOW_RESERVED)
             s = LOW_RESERVED;
+        while (e > s && e - s >= bytes && (skip = non_ram_end(s, s + bytes)))
+            s = skip;
         if (e > s && e - s >= bytes) {
-            bitmap = (uint64_t *)s;
+            bitmap = phys_to_virt(s);
             return;
         }
     }
@@ -143,13 +169,51 @@ static void free_outside(paddr_t s, paddr_t e, const paddr_t (*hole)[2],
     free_pages_span(s >> PAGE_SHIFT, e >> PAGE_SHIFT);
 }
 
+/* Pages [first, end) in use again, if free: what free_pages_span freed
+ * of a range another map entry claims. */
+static void reserve_pages_span(uint64_t first, uint64_t end)
+{
+    while (first < end) {
+        uint64_t bit = first % 64, n = MIN(64 - bit, end - first);
+        uint64_t mask = (n == 64 ? ~0ull : (1ull << n) - 1) << bit;
+        uint64_t *w = &bitmap[first / 64];
+
+        free_pages -= popcount64(~*w & mask);
+        *w |= mask;
+        first += n;
+    }
+}
+
+/* Within [lo, hi): every page an entry of another type than RAM touches
+ * (whole pages, rounded outwards) is not free, whatever RAM entry
+ * overlapping it said (non_ram_end). */
+static void reserve_non_ram(paddr_t lo, paddr_t hi)
+{
+    for (unsigned int i = 0; i < boot_info.nr_memmap; i++) {
+        const struct memmap_entry *m = &boot_info.memmap[i];
+        paddr_t s = ALIGN_DOWN(m->addr, PAGE_SIZE), e = m->addr + m->size;
+
+        if (m->type == XEN_HVM_MEMMAP_TYPE_RAM || !m->size)
+            continue;
+        if (e < m->addr || e > ~0ull - PAGE_SIZE)
+            e = ~0ull;
+        else
+            e = ALIGN_UP(e, PAGE_SIZE);
+        s = MAX(s, lo);
+        e = MIN(MIN(e, hi), ram_end);
+        if (e > s)
+            reserve_pages_span(s >> PAGE_SHIFT, e >> PAGE_SHIFT);
+    }
+}
+
 /* RAM [s, e), page aligned, less the first MiB, the image and the bitmap. */
 static void free_range(paddr_t s, paddr_t e)
 {
     const paddr_t holes[][2] = {
         { 0, LOW_RESERVED },
-        { (paddr_t)__image_start, ALIGN_UP((paddr_t)__image_end, PAGE_SIZE) },
-        { (paddr_t)bitmap, (paddr_t)bitmap +
+        { virt_to_phys(__image_start),
+              ALIGN_UP(virt_to_phys(__image_end), PAGE_SIZE) },
+        { virt_to_phys(bitmap), virt_to_phys(bitmap) +
               ALIGN_UP((nr_pages + 63) / 64 * 8, PAGE_SIZE) },
     };
 
@@ -160,6 +224,9 @@ void mm_init(void)
 {
     uint64_t words;
 
+    /* From nothing, not from .bss alone: tests/fuzz runs it per input. */
+    ram_end = 0;
+    free_pages = total_pages = high_pages = 0;
     if (!boot_info.nr_memmap)
         memmap_from_xen();
     for (unsigned int i = 0; i < boot_info.nr_memmap; i++)
@@ -182,6 +249,7 @@ void mm_init(void)
         if (ram_range(i, 0, BOOT_MAP_LIMIT, &s, &e))
             free_range(s, e);
     }
+    reserve_non_ram(0, BOOT_MAP_LIMIT);
     total_pages = free_pages;
     hint = LOW_RESERVED >> PAGE_SHIFT;
 }
@@ -197,6 +265,7 @@ void mm_init_high(void)
         if (ram_range(i, BOOT_MAP_LIMIT, ~0ull, &s, &e))
             free_range(s, e);
     }
+    reserve_non_ram(BOOT_MAP_LIMIT, ~0ull);
     total_pages = free_pages;
     high_pages = free_pages - low;
     spin_unlock_irqrestore(&mm_lock, f);
@@ -244,8 +313,8 @@ static void *zeroed(int64_t first, uint64_t count)
 {
     if (first < 0)
         return NULL;
-    memset((void *)(first << PAGE_SHIFT), 0, count << PAGE_SHIFT);
-    return (void *)(first << PAGE_SHIFT);
+    memset(phys_to_virt((paddr_t)first << PAGE_SHIFT), 0, count << PAGE_SHIFT);
+    return phys_to_virt((paddr_t)first << PAGE_SHIFT);
 }
 
 /* Next fit, from the hint: successive allocations do not rescan what the
@@ -269,7 +338,11 @@ void *page_alloc(unsigned int order)
 void *page_alloc_range(unsigned int order, paddr_t lo, paddr_t hi)
 {
     uint64_t count = 1ull << order;
-    uint64_t from = ALIGN_UP(lo >> PAGE_SHIFT, count) >> order;
+    /* The first whole page at or above lo: rounding lo down handed out a
+     * block starting below it (tests/fuzz memmap, bug-range-lo-unaligned).
+     * Added, not ALIGN_UP(lo), which wraps to 0 near the top. */
+    uint64_t lo_page = (lo >> PAGE_SHIFT) + !!(lo & (PAGE_SIZE - 1));
+    uint64_t from = ALIGN_UP(lo_page, count) >> order;
     uint64_t to = MIN(hi >> PAGE_SHIFT, nr_pages) >> order;
     unsigned long f;
     int64_t first;
@@ -284,12 +357,12 @@ void *page_alloc_range(unsigned int order, paddr_t lo, paddr_t hi)
 
 void page_free(void *p, unsigned int order)
 {
-    uint64_t first = (uint64_t)p >> PAGE_SHIFT, count = 1ull << order;
+    uint64_t first = virt_to_phys(p) >> PAGE_SHIFT, count = 1ull << order;
     unsigned long f;
 
     if (!p)
         return;
-    BUG_ON((uint64_t)p & (PAGE_SIZE - 1));
+    BUG_ON(virt_to_phys(p) & (PAGE_SIZE - 1));
     BUG_ON(first + count > nr_pages);
     f = spin_lock_irqsave(&mm_lock);
     for (uint64_t i = first; i < first + count; i++) {

@@ -13,6 +13,14 @@
 
 #define PAGE_SHIFT 12
 
+/* Memory is identity mapped: a physical address is its own pointer.
+ * Said through these so that the host fuzz build (tests/fuzz), which
+ * defines them first, can keep "physical" memory in a window of its own. */
+#ifndef phys_to_virt
+#define phys_to_virt(pa) ((void *)(uintptr_t)(pa))
+#define virt_to_phys(va) ((paddr_t)(uintptr_t)(va))
+#endif
+
 void mm_init(void);                     /* RAM below 4 GiB */
 void mm_init_high(void);                /* the rest, once mapped */
 /* 2^order contiguous, naturally aligned, zeroed pages, or NULL. */
