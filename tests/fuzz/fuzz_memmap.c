@@ -88,7 +88,7 @@ static uint64_t take_addr(struct in *in)
 }
 
 /* The page at pa: whole inside a RAM entry, in no other entry. */
-static bool map_says_ram(paddr_t pa)
+FUZZ_ORACLE static bool map_says_ram(paddr_t pa)
 {
     bool ram = false;
 
@@ -109,7 +109,7 @@ static bool map_says_ram(paddr_t pa)
     return ram;
 }
 
-static void check_block(void *p, unsigned int order, paddr_t lo, paddr_t hi)
+FUZZ_ORACLE static void check_block(void *p, unsigned int order, paddr_t lo, paddr_t hi)
 {
     uint64_t len = PAGE_SIZE << order;
     paddr_t pa;
@@ -150,7 +150,7 @@ static struct hvm_memmap_table_entry table_at(const void *table,
     return e;
 }
 
-static void check_copy(const void *table, unsigned int nr_table)
+FUZZ_ORACLE static void check_copy(const void *table, unsigned int nr_table)
 {
     unsigned int n = boot_info.nr_memmap;
     bool from_table = n && n <= nr_table, from_e820 = n <= nr_e820;
@@ -168,7 +168,7 @@ static void check_copy(const void *table, unsigned int nr_table)
     FUZZ_CHECK(from_table || from_e820, "the map kept is neither given");
 }
 
-static bool in_window(uint64_t addr, uint64_t size, uint32_t type)
+FUZZ_ORACLE static bool in_window(uint64_t addr, uint64_t size, uint32_t type)
 {
     return type != XEN_HVM_MEMMAP_TYPE_RAM || !size ||
            (addr + size >= addr && addr + size <= WINDOW);
@@ -176,7 +176,7 @@ static bool in_window(uint64_t addr, uint64_t size, uint32_t type)
 
 /* Either map the kernel may take (its own copy, or Xen's e820 when it
  * has none), checked before mm_init sizes its bitmap by it. */
-static bool ram_in_window(void)
+FUZZ_ORACLE static bool ram_in_window(void)
 {
     for (unsigned int i = 0; i < boot_info.nr_memmap; i++) {
         const struct memmap_entry *e = &boot_info.memmap[i];

@@ -50,7 +50,7 @@ static struct {
     bool out_cons_read;
 } seen;
 
-static void check_console_step(void);
+FUZZ_ORACLE static void check_console_step(void);
 
 static uint32_t answer(uint32_t truth)
 {
@@ -103,7 +103,7 @@ static uint32_t peer_read(const volatile uint32_t *p)
 /* Between two reads of out_cons the writer used the last one: what it
  * wrote since must fit in what that value left free; after a value out
  * of range it must not write at all. */
-static void check_console_step(void)
+FUZZ_ORACLE static void check_console_step(void)
 {
     uint32_t size = sizeof(cons_page.out);
 
@@ -132,7 +132,7 @@ static long sched_op(int cmd, void *arg)
     return 0;
 }
 
-static void xs_put(const uint8_t *src, size_t n)
+FUZZ_ORACLE static void xs_put(const uint8_t *src, size_t n)
 {
     static char before[XENSTORE_RING_SIZE];
     XENSTORE_RING_IDX prod = xs.req_prod, p0 = prod;
@@ -166,7 +166,7 @@ static struct {
     bool broken;
 } pass;
 
-static void on_message(const struct xsd_sockmsg *h)
+FUZZ_ORACLE static void on_message(const struct xsd_sockmsg *h)
 {
     uint32_t size = sizeof(*h) + h->len;
 

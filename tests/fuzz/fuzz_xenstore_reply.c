@@ -43,7 +43,7 @@ static struct {
     bool broken;
 } pass;
 
-static uint32_t peer_read(const volatile uint32_t *p)
+FUZZ_ORACLE static uint32_t peer_read(const volatile uint32_t *p)
 {
     uint32_t v = *p;
 
@@ -53,7 +53,7 @@ static uint32_t peer_read(const volatile uint32_t *p)
 }
 
 /* The message just consumed: at the old rsp_cons, as the ring holds it. */
-static void check_message(const struct xsd_sockmsg *h, const char *pl)
+FUZZ_ORACLE static void check_message(const struct xsd_sockmsg *h, const char *pl)
 {
     XENSTORE_RING_IDX now = ring.rsp_cons, at = pass.cons;
     struct xsd_sockmsg copy;
