@@ -11,6 +11,7 @@
  * Each disagreement is printed.
  */
 #include "internal.h"
+#include <xenith/cpu.h>
 #include <xenith/evtchn.h>
 #include <xenith/printk.h>
 #include <xenith/time.h>
@@ -158,7 +159,11 @@ static unsigned int check_port(evtchn_port_t port,
     }
     if (check_mask(port, info))
         return 1;
-    return evtchn_abi == &evtchn_abi_fifo ? check_stranded(port) : 0;
+    /* On a vCPU that is down, a pending port waits off the queues until
+     * it comes back (fifo.c, relink_owned): parked, not stranded. */
+    if (evtchn_abi != &evtchn_abi_fifo || !cpu_online(st->vcpu))
+        return 0;
+    return check_stranded(port);
 }
 
 int evtchn_oracle_check(void)

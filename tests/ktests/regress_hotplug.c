@@ -26,6 +26,7 @@
 DECLARE_INJECT(ap_before_online);
 DECLARE_INJECT(kick_before_send);
 DECLARE_INJECT(idle_before_die_check);
+DECLARE_INJECT(hotplug_die_irqs_off);
 
 #define HOLD_NS         test_bound_ns(2 * NSEC_PER_SEC)
 /* Long enough for an offline or a failed online to run to its end when
@@ -425,5 +426,67 @@ SELFTEST(hotplug, event_before_online, .min_vcpus = 3, .timeout_ms = 30000)
     CHECK(!got || __atomic_load_n(&pk->call_ipis, __ATOMIC_ACQUIRE) ==
                   calls0 + 1);
     CHECK(vcpu_answers(k));
+    return TEST_RESULT();
+}
+
+/* ------------------------------------------------------------------------
+ * Found by torture (seed 1, 4 vCPUs, FIFO): an event on a per-vCPU port
+ * that outlives its vCPU's DEAD step (an IPI or VIRQ someone else bound
+ * there) must be delivered when the vCPU comes back.  vCPU k is held on
+ * its way down, interrupts off, after its queues were drained; an
+ * IPI_TEST bound to k is sent then, so Xen links it on k's queue, which
+ * k will not consume again.  The DEAD step's drain takes it off and, the
+ * port being k's, leaves it pending; Xen links a port only when it
+ * becomes pending, so unless the return hands it back (events/fifo.c,
+ * relink_owned) the event is never handled.  Under 2-level the pending
+ * and selector bits wait in k's vcpu_info and must be found the same.
+ */
+struct parked {
+    struct counter hits;
+    struct cpu_down_arg down;
+    struct cpu_work w;
+};
+
+SELFTEST(regress, per_vcpu_event_survives_down, .min_vcpus = 3,
+         .timeout_ms = 30000)
+{
+    static struct parked st;
+    struct evt_action a = { .handler = count_handler_util, .data = &st.hits,
+                            .name = "parked" };
+    unsigned int v[2], k, d;
+    int irq;
+
+    PICK_CPUS(2, v);
+    k = v[0];
+    d = v[1];
+    memset(&st, 0, sizeof(st));
+    st.down.cpu = k;
+    irq = bind_ipi(IPI_TEST, k, &a);
+    REQUIRE(irq >= 0);
+
+    inject_arm(&inject_hotplug_die_irqs_off, k);
+    if (test_work_queue(d, &st.w, cpu_down_work, &st.down) ||
+        !inject_wait_held(&inject_hotplug_die_irqs_off, HOLD_NS)) {
+        test_diag("vCPU%u never reached hotplug.die_irqs_off", k);
+        unbind(irq);
+        return TEST_FAIL;
+    }
+    CHECK(notify_remote_via_irq(irq) == 0);
+    inject_release(&inject_hotplug_die_irqs_off);
+    CHECK(smp_work_wait(&st.w, 2 * HOLD_NS));
+    CHECK(st.down.rc == 0);
+    CHECK(__atomic_load_n(&st.hits.hits, __ATOMIC_ACQUIRE) == 0);
+    /* Parked on a vCPU that is down: not a disagreement. */
+    CHECK(evtchn_oracle_check() == 0);
+
+    CHECK(cpu_online_again(k) == 0);
+    if (!wait_count_ns(&st.hits.hits, 1, HOLD_NS))
+        test_diag("the IPI sent to vCPU%u as it went down was never handled "
+                  "after it came back (port %u %s)", k, irq_to_port(irq),
+                  evtchn_port_pending(irq_to_port(irq)) ? "still pending"
+                                                        : "not pending");
+    CHECK(__atomic_load_n(&st.hits.hits, __ATOMIC_ACQUIRE) == 1);
+    CHECK(evtchn_oracle_check() == 0);
+    unbind(irq);
     return TEST_RESULT();
 }
