@@ -202,6 +202,8 @@ int bind_virq(unsigned int virq, unsigned int cpu, const struct evt_action *a)
 
     if (virq >= NR_VIRQS_TRACKED || cpu >= MAX_VCPUS)
         return -XEN_EINVAL;
+    if (percpu && a->late_eoi)
+        return -XEN_EINVAL;             /* see bind_ipi */
     irq = begin_bind(&pc->virq_to_irq[virq], 0, EVT_VIRQ,
                      percpu ? IRQ_FLOW_PERCPU : flow_of(a), cpu);
     if (irq < 0)
@@ -224,6 +226,12 @@ int bind_ipi(enum ipi ipi, unsigned int cpu, const struct evt_action *a)
     int irq;
 
     if (ipi >= NR_IPIS || cpu >= MAX_VCPUS)
+        return -XEN_EINVAL;
+    /* A per-vCPU flow is never left masked for a late EOI (its handler
+     * runs on one vCPU, with nothing to move): refused here, rather than
+     * bound as edge and a BUG at the handler's irq_eoi (torture found
+     * the silent downgrade). */
+    if (a->late_eoi)
         return -XEN_EINVAL;
     irq = begin_bind(&pc->ipi_to_irq[ipi], 0, EVT_IPI, IRQ_FLOW_PERCPU, cpu);
     if (irq < 0)
