@@ -11,6 +11,8 @@
 #   make test-scale  selftest=all with 16, 32, 48 and 64 vCPUs on 2 pCPUs
 #   make fuzz     libFuzzer on what others feed xenith (tests/fuzz), FUZZ_S
 #                 seconds per target (default 60)
+#   make torture  torture=TORTURE_S (default 300) at 8 and 64 vCPUs, debug
+#   make torture-mutants  torture against every mutant build
 #
 # A config (configs/NAME.mk) sets CONFIG_* switches; each config builds
 # into its own object directory so switching configs never mixes objects.
@@ -68,7 +70,7 @@ LDFLAGS := -nostdlib -static -n -z max-page-size=4096 -z noexecstack \
            --no-warn-rwx-segments -T arch/x86/link.ld
 
 SRCS := $(wildcard arch/x86/*.c arch/x86/*.S kernel/*.c events/*.c lock/*.c \
-                   drivers/*.c tests/ktests/*.c)
+                   drivers/*.c tests/ktests/*.c tests/torture/*.c)
 SRCS += $(foreach f,$(CONFIG_EXTRA_SRCS),$(f))
 OBJS := $(patsubst %,$(OBJDIR)/%.o,$(basename $(SRCS)))
 DEPS := $(OBJS:.o=.d)
@@ -170,6 +172,7 @@ test: deps
 	$(Q)$(SUBMAKE) fuzz FUZZ_S=$(FUZZ_TEST_S)
 	$(Q)sh tests/boot-matrix.sh
 	$(Q)sh tests/mutants.sh
+	$(Q)ELF=$(BUILD)/xenith-debug.elf TORTURE_S=60 sh tests/torture.sh 4
 	$(Q)ELF=$(BUILD)/xenith.elf sh tests/scale.sh
 	$(Q)python3 tests/xl/xlrun.py --elf $(BUILD)/xenith.elf
 
@@ -190,6 +193,17 @@ bench: deps
 test-scale: deps
 	$(Q)$(SUBMAKE) all
 	$(Q)ELF=$(ELF) sh tests/scale.sh
+
+# tests/torture/: every concurrent path at once, randomised and seeded.
+TORTURE_S ?= 300
+.PHONY: torture torture-mutants
+torture: deps
+	$(Q)$(SUBMAKE) CONFIG=debug all
+	$(Q)ELF=$(BUILD)/xenith-debug.elf TORTURE_S=$(TORTURE_S) \
+	    sh tests/torture.sh 8 64
+
+torture-mutants: deps
+	$(Q)sh tests/torture_mutants.sh
 
 .PHONY: test-xl
 test-xl: deps

@@ -243,6 +243,14 @@ static void parse_option(struct boot_options *o, const char *tok, size_t len)
         parse_evtchn(o, v, vlen);
     } else if (key_is(tok, klen, "offline")) {
         parse_offline(o, v, vlen);
+    } else if (key_is(tok, klen, "torture")) {
+        if (parse_range(o, "torture", v, vlen, 1, TORTURE_S_MAX, &n))
+            o->torture_s = n;
+    } else if (key_is(tok, klen, "seed")) {
+        if (parse_range(o, "seed", v, vlen, 0, UINT64_MAX, &n)) {
+            o->seed = n;
+            o->seed_given = true;
+        }
     } else if (key_is(tok, klen, "pvspin")) {
         if (parse_range(o, "pvspin", v, vlen, PVLOCK_SPIN_MIN,
                         PVLOCK_SPIN_MAX, &n))

@@ -13,6 +13,18 @@
 
 extern struct inject_point __inject_points_start[], __inject_points_end[];
 
+/* A torture delay: the taker stalls, then goes on by itself. */
+static void serve_delay(struct inject_point *ip)
+{
+    uint64_t until = time_now_ns() + ip->delay_ns;
+
+    __atomic_store_n(&ip->held, 1, __ATOMIC_RELEASE);
+    while (time_now_ns() < until)
+        cpu_relax();
+    ip->delays++;
+    __atomic_store_n(&ip->held, 0, __ATOMIC_RELEASE);
+}
+
 void inject_hit(struct inject_point *ip, long key)
 {
     int one = 1;
@@ -23,6 +35,10 @@ void inject_hit(struct inject_point *ip, long key)
     if (!__atomic_compare_exchange_n(&ip->armed, &one, 0, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         return;                         /* another vCPU took it */
+    if (ip->delay_ns) {
+        serve_delay(ip);
+        return;
+    }
     ip->hits++;
     __atomic_fetch_add(&ip->case_reached, 1, __ATOMIC_RELAXED);
     ip->held_cpu = smp_processor_id();
@@ -47,6 +63,10 @@ bool inject_fire_hit(struct inject_point *ip)
     if (!__atomic_compare_exchange_n(&ip->armed, &one, 0, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         return false;
+    if (ip->delay_ns) {
+        serve_delay(ip);                /* a delay, never a fault */
+        return false;
+    }
     ip->hits++;
     __atomic_fetch_add(&ip->case_reached, 1, __ATOMIC_RELAXED);
     return true;
@@ -54,11 +74,34 @@ bool inject_fire_hit(struct inject_point *ip)
 
 void inject_arm(struct inject_point *ip, long key)
 {
+    ip->delay_ns = 0;
     ip->case_arms++;
     ip->key = key;
     ip->timed_out = false;
     __atomic_store_n(&ip->release, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&ip->armed, 1, __ATOMIC_RELEASE);
+}
+
+bool inject_arm_delay(struct inject_point *ip, uint64_t delay_ns)
+{
+    int zero = 0;
+
+    if (!delay_ns || __atomic_load_n(&ip->held, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&ip->armed, __ATOMIC_ACQUIRE))
+        return false;
+    ip->key = INJECT_ANY;
+    ip->delay_ns = delay_ns;
+    /* Published by the exchange: a taker sees delay_ns set. */
+    if (!__atomic_compare_exchange_n(&ip->armed, &zero, 1, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return false;
+    return true;
+}
+
+struct inject_point *inject_points(unsigned int *n)
+{
+    *n = __inject_points_end - __inject_points_start;
+    return __inject_points_start;
 }
 
 void inject_arm_optional(struct inject_point *ip, long key)

@@ -55,6 +55,7 @@ static struct {
     const char *abort_reason;           /* set: end the run after this test */
     bool stopped_by_toolstack;          /* control/shutdown: no more tests */
     bool current_may_change_vcpus;      /* the case's vcpus_may_change */
+    void (*timeout_report)(void);       /* test_on_timeout */
     char skip_reason[96];
     uintptr_t case_frame;               /* the case's frames lie below */
     unsigned int suite_no;              /* KTAP number of the suite */
@@ -278,6 +279,8 @@ void selftest_watchdog_tick(void)
     console_emergency();
     ktap("    # timeout: %s.%s still running after %u ms "
          "(iteration %u)\n", t->suite, t->name, timeout_ms(t), run.iteration);
+    if (run.timeout_report)
+        run.timeout_report();
     end_run(t, "timeout", "run aborted by a hung test");
 }
 
@@ -287,6 +290,17 @@ static void arm_watchdog(const struct selftest *t)
 
     __atomic_store_n(&run.deadline, time_now_ns() + bound, __ATOMIC_RELEASE);
     __atomic_store_n(&run.test, t, __ATOMIC_RELEASE);
+}
+
+void test_on_timeout(void (*report)(void))
+{
+    run.timeout_report = report;
+}
+
+void test_watchdog_extend(uint64_t ns)
+{
+    if (__atomic_load_n(&run.test, __ATOMIC_ACQUIRE) == run.current)
+        __atomic_store_n(&run.deadline, time_now_ns() + ns, __ATOMIC_RELEASE);
 }
 
 static void disarm_watchdog(void)
@@ -598,6 +612,7 @@ static enum test_result run_case(const struct selftest *t)
         run.current_may_change_vcpus = t->vcpus_may_change;
         arm_watchdog(t);
         nr_actions = 0;
+        run.timeout_report = NULL;
         inject_case_begin();
         res = call_case(t);
         /* Nothing between the return and the switch may use the stack.
@@ -729,6 +744,22 @@ static void use_default_selection(void)
     ktap("# no selftest= given: the default selection, selftest=%s\n", list);
 }
 
+/* torture=SECONDS: the torture case (tests/torture), after whatever
+ * selftest= asked for, or alone. */
+static void add_torture_selection(void)
+{
+    static const char name[] = "torture.run";
+    struct boot_options *o = &boot_options;
+
+    if (!o->selftest_given)
+        o->nr_patterns = 0;
+    if (o->nr_patterns == CMDLINE_MAX_PATTERNS) {
+        ktap("# warning: 32 selftest= patterns already; torture= not run\n");
+        return;
+    }
+    memcpy(o->patterns[o->nr_patterns++], name, sizeof(name));
+}
+
 enum verdict selftest_run_all(void)
 {
     static bool sel[1024];
@@ -751,7 +782,9 @@ enum verdict selftest_run_all(void)
         ktap("Test result: FAILURE\n");
         return VERDICT_FAIL;
     }
-    if (!boot_options.selftest_given)
+    if (boot_options.torture_s)
+        add_torture_selection();
+    else if (!boot_options.selftest_given)
         use_default_selection();
     for (unsigned int i = 0; i < nr_tests(); i++)
         sel[i] = selected(&__selftests_start[i], hits);

@@ -16,6 +16,7 @@
 #define CMDLINE_MAX_DIAGS     8
 #define CMDLINE_DIAG_MAX      128
 #define ITERATIONS_MAX        100000
+#define TORTURE_S_MAX         604800    /* a week */
 
 enum exit_mode { EXIT_POWEROFF, EXIT_QEMU, EXIT_REBOOT, EXIT_HALT };
 /* How Xen signals events: the per-vCPU vector when Xen offers it (auto),
@@ -44,6 +45,9 @@ struct boot_options {
     struct cpumask offline;     /* vCPUs to take offline after boot */
     uint32_t pvspin;            /* pauses before a lock waiter sleeps;
                                  * 0: calibrated (lock/pvlock.c) */
+    uint32_t torture_s;         /* torture=: seconds of torture, 0 = none */
+    bool seed_given;            /* seed=: torture's choices, else drawn */
+    uint64_t seed;
     unsigned int nr_errors, nr_warnings;
     unsigned int nr_diags;      /* stored diagnostics, <= CMDLINE_MAX_DIAGS */
     struct cmdline_diag diags[CMDLINE_MAX_DIAGS];

@@ -27,6 +27,20 @@ static inline void cpumask_set(struct cpumask *m, unsigned int cpu)
     m->w[cpu / 64] |= 1ull << (cpu % 64);
 }
 
+static inline void cpumask_clear(struct cpumask *m, unsigned int cpu)
+{
+    m->w[cpu / 64] &= ~(1ull << (cpu % 64));
+}
+
+static inline unsigned int cpumask_weight(const struct cpumask *m)
+{
+    unsigned int n = 0;
+
+    for (unsigned int cpu = 0; cpu < MAX_VCPUS; cpu++)
+        n += cpumask_test(m, cpu);
+    return n;
+}
+
 static inline bool cpumask_empty(const struct cpumask *m)
 {
     for (unsigned int i = 0; i < CPUMASK_WORDS; i++)

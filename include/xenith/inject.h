@@ -33,6 +33,10 @@ struct inject_point {
      * them after the case): arms, holds and fires, and bound expiries. */
     unsigned int case_arms, case_reached, case_timeouts;
     bool case_optional;         /* inject_arm_optional: not checked */
+    /* inject_arm_delay: the first vCPU to pass waits this long and goes
+     * on by itself (no release); a fault point so armed never fires. */
+    uint64_t delay_ns;
+    unsigned int delays;        /* delays served, since boot */
 };
 
 #define DEFINE_INJECT(id, str)                                              \
@@ -67,6 +71,16 @@ void inject_arm(struct inject_point *ip, long key);
  * every armed point was reached skips it for the rest of the case. */
 void inject_arm_optional(struct inject_point *ip, long key);
 void inject_disarm(struct inject_point *ip);
+/*
+ * Torture's arm (tests/torture): the first vCPU to pass the point, with
+ * any key, stalls there for delay_ns in whatever state its path has, then
+ * goes on, so a window a regress case widens by hand is widened at
+ * random.  False if the point was armed or held already (left alone).
+ * Not a case's window: the runner's reached/bound checks ignore it.
+ */
+bool inject_arm_delay(struct inject_point *ip, uint64_t delay_ns);
+/* Every point, for torture to draw from: the first and the count. */
+struct inject_point *inject_points(unsigned int *n);
 /* Wait (bounded) until a vCPU is held at ip; true if one is. */
 bool inject_wait_held(struct inject_point *ip, uint64_t timeout_ns);
 void inject_release(struct inject_point *ip);

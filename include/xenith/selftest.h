@@ -51,6 +51,15 @@ struct selftest {
 uint64_t test_bound_ns(uint64_t ns);
 unsigned int test_bound_scale(void);
 
+/* The running case's bound, pushed out to ns from now: for a case whose
+ * length the command line sets (torture=), which calls it only while it
+ * sees every vCPU make progress, so a hang still ends the run. */
+void test_watchdog_extend(uint64_t ns);
+
+/* What the case wants printed if the runner's bound ends it (a case
+ * stuck for good never returns to say it): reset before every case. */
+void test_on_timeout(void (*report)(void));
+
 /* Diagnostic inside the current test ("    # ..." in KTAP). */
 void test_diag(const char *fmt, ...) __printf(1, 2);
 void test_fail_at(const char *file, int line, const char *what);

@@ -65,6 +65,13 @@ static const struct case_ cases[] = {
     { "pvspin=3", 1, 0, 0 },
     { "pvspin=65537", 1, 0, 0 },
     { "pvspin=", 1, 0, 0 },
+    { "torture=1 torture=604800", 0, 0, 0 },
+    { "torture=0", 1, 0, 0 },
+    { "torture=604801", 1, 0, 0 },
+    { "torture=", 1, 0, 0 },
+    { "seed=0 seed=18446744073709551615 seed=0xffffffffffffffff", 0, 0, 0 },
+    { "seed=18446744073709551616", 1, 0, 0 },
+    { "seed=-1", 1, 0, 0 },
     { "=", 0, 1, 0 },
     { "=====", 0, 1, 0 },
     { "nosmp foo=bar", 0, 2, 0 },
@@ -100,6 +107,9 @@ static void check_values(void)
     EXPECT(o.pvspin == 0);              /* 0: calibrate at boot */
     cmdline_parse("pvspin=300", 1024, &o);
     EXPECT(o.pvspin == 300);
+    EXPECT(o.torture_s == 0 && !o.seed_given);
+    cmdline_parse("torture=300 seed=0", 1024, &o);
+    EXPECT(o.torture_s == 300 && o.seed_given && o.seed == 0);
     /* vCPUs past 63: a domU may have 128 (Xen's HVM maximum). */
     cmdline_parse("offline=2,63,64,127", 1024, &o);
     EXPECT(cpumask_test(&o.offline, 2) && cpumask_test(&o.offline, 63) &&

@@ -11,7 +11,7 @@
 # after it.
 
 # shellcheck disable=SC2034 # read by /init
-CHECKS="check_selftest_verdict check_xl_shutdown check_maxvcpus_128 check_save_restore check_migrate"
+CHECKS="check_selftest_verdict check_xl_shutdown check_maxvcpus_128 check_torture check_save_restore check_migrate"
 
 # Bounds, in seconds' worth of polls (wait_for, guest_wait: a count of
 # polls, never a clock).  selftest=all takes about 20 s as a domU under
@@ -318,9 +318,26 @@ check_maxvcpus_128() {
 
 maxvcpus_128_once() {
     name=$1
-    guest_create "$name" 'maxvcpus=128' 'vcpus=2' \
+    guest_run_to_end "$name" 'maxvcpus=128' 'vcpus=2' \
         'cmdline="selftest=boot,smp.*,hotplug.offline_online_each exit=poweroff console=xen,e9"' ||
         return 1
+    # The guest must have seen all 128 (a 64-bit vCPU set stopped at 63).
+    if ! guest_output "$name" "$domid" | grep -q '128 vCPUs (2 online)'; then
+        say "fail: the guest did not report 128 vCPUs with 2 online"
+        return 1
+    fi
+    judge_reason "$reason" "${verdict% *}"
+}
+
+# guest_run_to_end NAME CFG...: a guest that runs its command line and
+# powers off on its own: created, waited for (SELFTEST_BOUND), dumped if
+# it ended otherwise, reported.  Sets domid, reason (the shutdown reason
+# code) and verdict (the KTAP verdict and where it was read); status 1 if
+# there is no domain or no shutdown reason.
+guest_run_to_end() {
+    name=$1
+    shift
+    guest_create "$name" "$@" || return 1
     domid=$GUEST_DOMID
     guest_wait "$name" "$SELFTEST_BOUND"
     ended=$?
@@ -344,9 +361,29 @@ maxvcpus_128_once() {
         say "fail: no shutdown reason"
         return 1
     fi
-    # The guest must have seen all 128 (a 64-bit vCPU set stopped at 63).
-    if ! guest_output "$name" "$domid" | grep -q '128 vCPUs (2 online)'; then
-        say "fail: the guest did not report 128 vCPUs with 2 online"
+}
+
+# e. Torture as a domU (tests/torture): TORTURE_GUEST_S seconds on 4
+# vCPUs, with what a dom0 cannot have in the mix: xenstore writes, reads
+# and watches (the guest has a xenstore; make test's own torture run is
+# a dom0's).  Its totals must show xenstore operations done.
+TORTURE_GUEST_S=30
+
+check_torture() {
+    again_if_known_fault torture_once xenith-torture
+}
+
+torture_once() {
+    name=$1
+    guest_run_to_end "$name" 'vcpus=4' \
+        "cmdline=\"torture=$TORTURE_GUEST_S exit=poweroff console=xen,e9\"" ||
+        return 1
+    guest_output "$name" "$domid" | grep 'torture: ' > "$RIG/torture-$name"
+    show "$RIG/torture-$name" "torture's report"
+    if ! grep -Eq 'torture: xenstore +[1-9][0-9]* \(refused 0\)' \
+            "$RIG/torture-$name"; then
+        say "fail: the guest's torture did no xenstore operation, or" \
+            "xenstore refused some (above)"
         return 1
     fi
     judge_reason "$reason" "${verdict% *}"

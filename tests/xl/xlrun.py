@@ -178,7 +178,7 @@ def main(argv):
     p.add_argument("--xen-arg", action="append", default=[],
                    help="one more option for Xen's command line, after "
                    "the rig's own (the last of two settings wins)")
-    p.add_argument("--timeout", type=float, default=600.0,
+    p.add_argument("--timeout", type=float, default=900.0,
                    help="wall-clock bound of the QEMU run, in seconds")
     p.add_argument("--log", default="build/logs/xl.log")
     p.add_argument("--live", action="store_true",
