@@ -16,18 +16,25 @@ int loopback_open(struct loopback *lo, irq_handler_t ha, void *da,
 {
     struct evt_action a = { .handler = ha, .data = da, .name = "lo-a" };
     struct evt_action b = { .handler = hb, .data = db, .name = "lo-b" };
+
+    return loopback_open_actions(lo, &a, &b);
+}
+
+int loopback_open_actions(struct loopback *lo, const struct evt_action *a,
+                          const struct evt_action *b)
+{
     long rc;
 
     lo->irq_a = lo->irq_b = -1;
     rc = evtchn_alloc_unbound(DOMID_SELF, &lo->port_a);
     if (rc)
         return rc;
-    lo->irq_a = bind_evtchn(lo->port_a, &a);
+    lo->irq_a = bind_evtchn(lo->port_a, a);
     if (lo->irq_a < 0) {
         (void)evtchn_close(lo->port_a);
         return lo->irq_a;
     }
-    lo->irq_b = bind_interdomain(DOMID_SELF, lo->port_a, &b);
+    lo->irq_b = bind_interdomain(DOMID_SELF, lo->port_a, b);
     if (lo->irq_b < 0) {
         unbind(lo->irq_a);
         lo->irq_a = -1;

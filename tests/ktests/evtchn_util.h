@@ -20,6 +20,9 @@ struct loopback {
 
 int loopback_open(struct loopback *lo, irq_handler_t ha, void *da,
                   irq_handler_t hb, void *db);
+/* The same with whole actions (a late EOI, a name). */
+int loopback_open_actions(struct loopback *lo, const struct evt_action *a,
+                          const struct evt_action *b);
 void loopback_close(struct loopback *lo);
 
 /* Bounded waits (1 s): true when the condition held in time. */

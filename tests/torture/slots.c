@@ -82,23 +82,14 @@ static const struct evt_action sink = {
 
 static int bind_loop(struct slot *s, const struct evt_action *a)
 {
-    evtchn_port_t pa;
-    long rc = evtchn_alloc_unbound(DOMID_SELF, &pa);
+    struct loopback lo;
+    int rc = loopback_open_actions(&lo, a, &sink);
 
-    if (rc)
-        return rc;
-    s->irq = bind_evtchn(pa, a);
-    if (s->irq < 0) {
-        (void)evtchn_close(pa);
-        return s->irq;
-    }
-    s->irq_b = bind_interdomain(DOMID_SELF, pa, &sink);
-    if (s->irq_b < 0) {
-        unbind(s->irq);
-        return s->irq_b;
-    }
-    s->send_port = irq_to_port(s->irq_b);
-    return 0;
+    s->irq = lo.irq_a;
+    s->irq_b = lo.irq_b;
+    if (!rc)
+        s->send_port = lo.port_b;
+    return rc;
 }
 
 int slot_bind(struct tworker *w, struct slot *s, enum slot_kind kind)

@@ -291,7 +291,7 @@ static void hotplug_step(void)
 {
     struct tworker *w0 = &torture.w[0];
     unsigned int down = cpumask_weight(&taken_down);
-    unsigned int max_down = (smp_domain_vcpus() - 1 + 1) / 2;
+    unsigned int max_down = smp_domain_vcpus() / 2;  /* of n-1, rounded up */
 
     if (smp_domain_vcpus() < 2)
         return;
