@@ -93,10 +93,12 @@ check-headers:
 $(XEN_LINK): | check-headers
 	$(Q)mkdir -p $(dir $@) && ln -sfn $(XEN_INC) $@
 
-$(OBJDIR)/%.o: %.c Makefile configs/$(CONFIG).mk | $(XEN_LINK)
+# Through scripts/objcache.sh: a config that differs from another by one
+# -D (every mutant) compiles again only the files that test the macro.
+$(OBJDIR)/%.o: %.c Makefile configs/$(CONFIG).mk scripts/objcache.sh | $(XEN_LINK)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)sh scripts/objcache.sh $(BUILD)/objcache $@ $< $(CC) $(CFLAGS)
 
 $(OBJDIR)/%.o: %.S Makefile configs/$(CONFIG).mk | $(XEN_LINK)
 	@mkdir -p $(dir $@)

@@ -58,6 +58,10 @@ static struct xs_watch *fired_head, **fired_tail = &fired_head; /* xs_lock */
 static uint32_t next_req_id = 1, next_watch_id = 1;   /* atomic */
 static int runner_busy;                               /* atomic */
 static unsigned int broken_events;                    /* atomic */
+/* A reply on its way in: its handler's alone (an irq runs on one vCPU at
+ * a time), and the resume path's while the domain was suspended. */
+static struct xs_wire_rx rx;
+static char rx_payload[XENSTORE_PAYLOAD_MAX + 1];
 
 /* Pretend the backend wrote garbage in rsp_prod (bad_backend_indices). */
 DEFINE_INJECT(xenstore_bad_rsp_prod, "xenstore.bad_rsp_prod");
@@ -184,10 +188,9 @@ static void xs_interrupt(int irq, void *data)
         .reply = rx_reply, .watch = rx_watch, .broken = rx_broken,
         .consumed = rx_consumed, .corrupt_prod = rx_corrupt_prod,
     };
-    static char payload[XENSTORE_PAYLOAD_MAX + 1];
     bool fired = false;
 
-    xs_wire_receive(ring, payload, &ops, &fired);
+    xs_wire_receive(ring, &rx, rx_payload, &ops, &fired);
     if (fired)
         smp_kick_idle();                /* an idle vCPU runs the callback */
 }
@@ -677,6 +680,7 @@ int xenstore_resume(void)
     if (rc)
         return rc;
     ring = page;
+    memset(&rx, 0, sizeof(rx));         /* a half message died with the old */
     __atomic_store_n(&ring->rsp_cons,
                      __atomic_load_n(&ring->rsp_prod, __ATOMIC_ACQUIRE),
                      __ATOMIC_RELEASE);

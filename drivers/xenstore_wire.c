@@ -17,47 +17,83 @@
 #include <xenith/string.h>
 #include <xen/errno.h>
 
-/* n bytes from rsp[] at idx into dst (the ring may wrap in between). */
+/* n bytes (at most a ring) from rsp[] at idx into dst: two pieces when
+ * the ring wraps in between. */
 static void ring_copy(const struct xenstore_domain_interface *ring,
                       void *dst, XENSTORE_RING_IDX idx, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        ((char *)dst)[i] = ring->rsp[MASK_XENSTORE_IDX(idx + i)];
+    size_t at = MASK_XENSTORE_IDX(idx);
+    size_t first = MIN(n, (size_t)XENSTORE_RING_SIZE - at);
+
+    memcpy(dst, ring->rsp + at, first);
+    memcpy((char *)dst + first, ring->rsp, n - first);
 }
 
-void xs_wire_receive(struct xenstore_domain_interface *ring, char *payload,
+/* A header is taken whole or not at all: its length is checked before
+ * any of it is consumed, so a bad one is left in place for the report. */
+static bool take_header(struct xenstore_domain_interface *ring,
+                        struct xs_wire_rx *rx, XENSTORE_RING_IDX prod,
+                        XENSTORE_RING_IDX cons, const struct xs_wire_ops *ops,
+                        void *ctx)
+{
+    ring_copy(ring, &rx->h, cons, sizeof(rx->h));
+    if (rx->h.len > XENSTORE_PAYLOAD_MAX) {
+        ops->broken(ctx, "message too long", prod, cons, rx->h.len);
+        return false;
+    }
+    rx->have = 0;
+    rx->in_body = true;
+    return true;
+}
+
+void xs_wire_receive(struct xenstore_domain_interface *ring,
+                     struct xs_wire_rx *rx, char *payload,
                      const struct xs_wire_ops *ops, void *ctx)
 {
     for (;;) {
         XENSTORE_RING_IDX cons = ring_peer_read(&ring->rsp_cons);
         XENSTORE_RING_IDX prod = ring_peer_read(&ring->rsp_prod);
-        struct xsd_sockmsg h;
+        size_t n;
 
         if (ops->corrupt_prod && ops->corrupt_prod(ctx))
             prod = cons + XENSTORE_RING_SIZE + 16;
         if (prod - cons > XENSTORE_RING_SIZE) {
+            /* Where the stream stands is lost with the ring. */
+            rx->in_body = false;
             ops->broken(ctx, "rsp_prod out of range", prod, cons, 0);
             return;
         }
-        if (prod - cons < sizeof(h))
-            return;
-        ring_copy(ring, &h, cons, sizeof(h));
-        if (h.len > XENSTORE_PAYLOAD_MAX) {
-            ops->broken(ctx, "message too long", prod, cons, h.len);
-            return;
+        if (!rx->in_body) {
+            if (prod - cons < sizeof(rx->h))
+                return;
+            if (!take_header(ring, rx, prod, cons, ops, ctx))
+                return;
+            n = sizeof(rx->h);
+        } else {
+            /* A payload longer than the ring comes in pieces: each is
+             * copied out and its space given back, so the backend can
+             * write the next (XENSTORE_PAYLOAD_MAX is 4 rings). */
+            n = MIN((size_t)(prod - cons), (size_t)(rx->h.len - rx->have));
+            ring_copy(ring, payload + rx->have, cons, n);
+            rx->have += (uint32_t)n;
         }
-        if (prod - cons < sizeof(h) + h.len)
-            return;                     /* the rest is on its way */
-        ring_copy(ring, payload, cons + sizeof(h), h.len);
-        payload[h.len] = '\0';
-        /* Copied out: only now give the space back. */
-        __atomic_store_n(&ring->rsp_cons, cons + sizeof(h) + h.len,
-                         __ATOMIC_RELEASE);
-        ops->consumed(ctx);
-        if (h.type == XS_WATCH_EVENT)
-            ops->watch(ctx, payload, h.len + 1);
+        if (n) {
+            /* Copied out: only now give the space back. */
+            __atomic_store_n(&ring->rsp_cons, cons + (XENSTORE_RING_IDX)n,
+                             __ATOMIC_RELEASE);
+            ops->consumed(ctx);
+        }
+        if (rx->have < rx->h.len) {
+            if (!n)
+                return;                 /* the rest is on its way */
+            continue;
+        }
+        payload[rx->h.len] = '\0';
+        rx->in_body = false;
+        if (rx->h.type == XS_WATCH_EVENT)
+            ops->watch(ctx, payload, rx->h.len + 1);
         else
-            ops->reply(ctx, &h, payload);
+            ops->reply(ctx, &rx->h, payload);
     }
 }
 

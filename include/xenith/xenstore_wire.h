@@ -35,15 +35,28 @@ struct xs_wire_ops {
     bool (*corrupt_prod)(void *ctx);    /* fault injection, may be NULL */
 };
 
+/* A message on its way in, across passes: its header, once taken whole,
+ * and how much of its payload is copied out.  Zeroed: between messages. */
+struct xs_wire_rx {
+    struct xsd_sockmsg h;
+    uint32_t have;              /* payload bytes in the caller's buffer */
+    bool in_body;               /* h taken; its payload is coming */
+};
+
 /*
- * Every whole message in rsp[], in order, to ops: each header and payload
- * is copied out of the ring before it is looked at, and rsp_cons moves
- * past a message only once it is copied.  rsp_prod more than a ring ahead
- * of rsp_cons, or a length over XENSTORE_PAYLOAD_MAX, calls broken and
- * stops there, consuming nothing of the bad message.  payload is the
- * caller's buffer of XENSTORE_PAYLOAD_MAX + 1 bytes.
+ * Every message in rsp[], in order, to ops.  A header is copied out of the
+ * ring whole before it is looked at, and consumed only once its length is
+ * checked; the payload is copied out piece by piece as the backend writes
+ * it, each piece's space given back at once (a payload of up to
+ * XENSTORE_PAYLOAD_MAX does not fit in the ring), and handed on when
+ * whole.  rsp_prod more than a ring ahead of rsp_cons, or a length over
+ * XENSTORE_PAYLOAD_MAX, calls broken and stops there, consuming nothing of
+ * a bad header; a message half in is dropped with the ring.  payload is
+ * the caller's buffer of XENSTORE_PAYLOAD_MAX + 1 bytes, kept with rx
+ * between passes.
  */
-void xs_wire_receive(struct xenstore_domain_interface *ring, char *payload,
+void xs_wire_receive(struct xenstore_domain_interface *ring,
+                     struct xs_wire_rx *rx, char *payload,
                      const struct xs_wire_ops *ops, void *ctx);
 
 /* Up to n bytes of src into req[] at *prod (moved on; not published):

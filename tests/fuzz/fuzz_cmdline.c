@@ -74,6 +74,9 @@ FUZZ_ORACLE static void check_sane(const struct boot_options *o)
     FUZZ_CHECK(!o->pvspin || (o->pvspin >= PVLOCK_SPIN_MIN &&
                               o->pvspin <= PVLOCK_SPIN_MAX),
                "pvspin %u", o->pvspin);
+    FUZZ_CHECK(o->torture_s <= TORTURE_S_MAX, "torture %u", o->torture_s);
+    FUZZ_CHECK(o->seed_given || !o->seed, "seed %lu not given",
+               (unsigned long)o->seed);
     FUZZ_CHECK(!(o->offline.w[0] & 1), "vCPU 0 offline");
     for (unsigned int i = 0; i < o->nr_patterns; i++) {
         size_t n = strnlen(o->patterns[i], CMDLINE_PATTERN_MAX);
@@ -164,6 +167,10 @@ FUZZ_ORACLE static size_t render(const struct boot_options *o, char *buf, size_t
     }
     if (o->pvspin)
         PUT(" pvspin=%u", o->pvspin);
+    if (o->torture_s)
+        PUT(" torture=%u", o->torture_s);
+    if (o->seed_given)
+        PUT(" seed=%lu", (unsigned long)o->seed);
 #undef PUT
     FUZZ_CHECK(n < cap, "rendering overflowed");
     return n;
@@ -195,15 +202,65 @@ FUZZ_ORACLE static void check_round_trip(const struct boot_options *o)
                again.exit == o->exit && again.upcall == o->upcall &&
                again.evtchn == o->evtchn &&
                !memcmp(&again.offline, &o->offline, sizeof(o->offline)) &&
-               again.pvspin == o->pvspin,
+               again.pvspin == o->pvspin &&
+               again.torture_s == o->torture_s &&
+               again.seed_given == o->seed_given && again.seed == o->seed,
                "options do not round-trip through \"%s\"", buf);
+}
+
+/*
+ * A token judged alone, remembered: cmdline_parse of one token is a pure
+ * function of its bytes, and libFuzzer's mutants of a line share most of
+ * its tokens, so each distinct short token is parsed alone once, not once
+ * per line it is in (that took most of the executions).  Exact: the key
+ * is the whole token; a longer one is parsed every time.
+ */
+#define TOKEN_CACHE     (1u << 14)
+#define TOKEN_CACHE_MAX 47
+
+static struct judged {
+    uint8_t len;                        /* 0: empty slot */
+    char tok[TOKEN_CACHE_MAX];
+    uint16_t errors, warnings;
+} judged[TOKEN_CACHE];
+
+FUZZ_ORACLE static void judge_alone(const char *tok, size_t n,
+                                    unsigned int *errors,
+                                    unsigned int *warnings)
+{
+    static char buf[LINE_MAX_FUZZ + 1];
+    struct judged *j = NULL;
+    uint32_t h = 2166136261u;
+
+    if (n <= TOKEN_CACHE_MAX) {
+        for (size_t i = 0; i < n; i++)
+            h = (h ^ (uint8_t)tok[i]) * 16777619u;
+        j = &judged[h % TOKEN_CACHE];
+        if (j->len == n && !memcmp(j->tok, tok, n)) {
+            *errors += j->errors;
+            *warnings += j->warnings;
+            return;
+        }
+    }
+    memcpy(buf, tok, n);
+    buf[n] = '\0';
+    cmdline_parse(buf, n + 2, &again);
+    FUZZ_CHECK(again.nr_errors + again.nr_warnings == 0 ||
+               again.nr_diags > 0, "token '%s' rejected silently", buf);
+    *errors += again.nr_errors;
+    *warnings += again.nr_warnings;
+    if (j) {
+        j->len = (uint8_t)n;
+        memcpy(j->tok, tok, n);
+        j->errors = (uint16_t)again.nr_errors;
+        j->warnings = (uint16_t)again.nr_warnings;
+    }
 }
 
 /* Each token alone: the line's counts must be the sum of these. */
 FUZZ_ORACLE static void check_per_token(const struct boot_options *o, const char *line,
                             size_t len, size_t max)
 {
-    static char tok[LINE_MAX_FUZZ + 1];
     unsigned int errors = 0, warnings = 0;
     size_t i = 0;
 
@@ -218,43 +275,39 @@ FUZZ_ORACLE static void check_per_token(const struct boot_options *o, const char
         start = i;
         while (i < len && !is_space(line[i]))
             i++;
-        if (i == start)
-            continue;
-        memcpy(tok, line + start, i - start);
-        tok[i - start] = '\0';
-        cmdline_parse(tok, i - start + 2, &again);
-        errors += again.nr_errors;
-        warnings += again.nr_warnings;
-        FUZZ_CHECK(again.nr_errors + again.nr_warnings == 0 ||
-                   again.nr_diags > 0, "token '%s' rejected silently", tok);
+        if (i > start)
+            judge_alone(line + start, i - start, &errors, &warnings);
     }
     FUZZ_CHECK(errors == o->nr_errors && warnings == o->nr_warnings,
                "line: %u errors, %u warnings; its tokens alone: %u, %u",
                o->nr_errors, o->nr_warnings, errors, warnings);
 }
 
-/* The reference: does p match all of s (dynamic programming)? */
+/* The reference: does p match all of s (dynamic programming, one row
+ * kept: row[j] says whether the pattern so far matches s[0..j)). */
 FUZZ_ORACLE static bool ref_match(const char *p, const char *s)
 {
-    size_t m = strlen(p), n = strlen(s);
-    bool row[128], next[128];
+    size_t n = strlen(s);
+    bool row[128], any = true;
 
     if (n >= sizeof(row))
         abort();
-    /* row[j]: p[0..i) matches s[0..j) */
-    memset(row, 0, sizeof(row));
     row[0] = true;
-    for (size_t i = 0; i < m; i++) {
-        memset(next, 0, sizeof(next));
-        for (size_t j = 0; j <= n; j++) {
-            if (p[i] == '*')
-                next[j] = row[j] || (j && next[j - 1]);
-            else if (j && (p[i] == '?' || p[i] == s[j - 1]))
-                next[j] = row[j - 1];
+    memset(row + 1, 0, n);
+    for (; *p && any; p++) {
+        if (*p == '*') {
+            for (size_t j = 1; j <= n; j++)
+                row[j] = row[j] || row[j - 1];
+            continue;
         }
-        memcpy(row, next, sizeof(row));
+        any = false;
+        for (size_t j = n; j >= 1; j--) {
+            row[j] = row[j - 1] && (*p == '?' || *p == s[j - 1]);
+            any |= row[j];
+        }
+        row[0] = false;
     }
-    return row[n];
+    return any && row[n];
 }
 
 FUZZ_ORACLE static void check_glob(const struct boot_options *o, const char *names,

@@ -16,9 +16,10 @@
  *    and puts exactly what that value left room for, or fails with -EIO
  *    and puts nothing if it was out of range; only the bytes it puts
  *    change in req[];
- *  - the receiver hands on only messages inside the rsp_cons .. rsp_prod
- *    it read last, moves rsp_cons exactly past each, and reports a breach
- *    only for values that are one;
+ *  - the receiver moves rsp_cons only forward from the value it read,
+ *    inside the rsp_prod it read, a header whole, hands on exactly the
+ *    bytes it consumed, and reports a breach only for values that are
+ *    one;
  *  - the console writer never writes past what the out_cons it last read
  *    left free (a byte the backend has not read), writes nothing once it
  *    read a value out of range (the ring is then broken), and its flush
@@ -165,6 +166,8 @@ static struct {
     XENSTORE_RING_IDX cons;
     bool broken;
 } pass;
+static struct xs_wire_rx rx;
+static struct fuzz_stream taken;        /* consumed since the last message */
 
 FUZZ_ORACLE static void on_message(const struct xsd_sockmsg *h)
 {
@@ -172,13 +175,9 @@ FUZZ_ORACLE static void on_message(const struct xsd_sockmsg *h)
 
     FUZZ_CHECK(!pass.broken, "a message after broken");
     FUZZ_CHECK(h->len <= XENSTORE_PAYLOAD_MAX, "length %u", h->len);
-    FUZZ_CHECK(seen.rsp_prod - seen.rsp_cons <= XENSTORE_RING_SIZE &&
-               seen.rsp_prod - seen.rsp_cons >= size,
-               "a message of %u outside rsp_cons %u .. rsp_prod %u", size,
-               seen.rsp_cons, seen.rsp_prod);
-    FUZZ_CHECK(xs.rsp_cons == seen.rsp_cons + size,
-               "rsp_cons %u after a message of %u at %u", xs.rsp_cons, size,
-               seen.rsp_cons);
+    FUZZ_CHECK(taken.n == size && !memcmp(taken.b, h, sizeof(*h)),
+               "a message of %u after %zu bytes consumed", size, taken.n);
+    taken.n = 0;
 }
 
 static void on_reply(void *ctx, const struct xsd_sockmsg *h, const char *pl)
@@ -190,8 +189,8 @@ static void on_watch(void *ctx, const char *pl, size_t len)
 {
     struct xsd_sockmsg h;
 
-    for (size_t i = 0; i < sizeof(h); i++)
-        ((char *)&h)[i] = xs.rsp[MASK_XENSTORE_IDX(seen.rsp_cons + i)];
+    FUZZ_CHECK(taken.n >= sizeof(h), "an event with no header consumed");
+    memcpy(&h, taken.b, sizeof(h));
     FUZZ_CHECK(h.len + 1 == len, "event of %zu for a length of %u", len,
                h.len);
     on_message(&h);
@@ -207,14 +206,26 @@ static void on_broken(void *ctx, const char *what, uint32_t prod,
     FUZZ_CHECK(prod == seen.rsp_prod && cons == seen.rsp_cons,
                "broken on values not the last read");
     FUZZ_CHECK(prod - cons > XENSTORE_RING_SIZE ||
-               (h.len > XENSTORE_PAYLOAD_MAX && h.len == len),
+               (!taken.n && h.len > XENSTORE_PAYLOAD_MAX && h.len == len),
                "broken for nothing: %s", what);
     FUZZ_CHECK(xs.rsp_cons == pass.cons, "consumed, then broken");
     pass.broken = true;
+    taken.n = 0;
 }
 
-static void on_consumed(void *ctx)
+/* Each move of rsp_cons is from the rsp_cons it read, inside the window
+ * the rsp_prod it read gave, and takes a header whole. */
+FUZZ_ORACLE static void on_consumed(void *ctx)
 {
+    uint32_t moved = xs.rsp_cons - seen.rsp_cons;
+
+    FUZZ_CHECK(seen.rsp_prod - seen.rsp_cons <= XENSTORE_RING_SIZE &&
+               moved && moved <= seen.rsp_prod - seen.rsp_cons,
+               "rsp_cons %u after reading rsp_cons %u, rsp_prod %u",
+               xs.rsp_cons, seen.rsp_cons, seen.rsp_prod);
+    fuzz_stream_take(&taken, xs.rsp, seen.rsp_cons, xs.rsp_cons);
+    FUZZ_CHECK(taken.n >= sizeof(struct xsd_sockmsg),
+               "a header consumed in part");
     pass.cons = xs.rsp_cons;
 }
 
@@ -227,7 +238,7 @@ static void xs_receive(void)
 
     pass.cons = xs.rsp_cons;
     pass.broken = false;
-    xs_wire_receive(&xs, payload, &ops, NULL);
+    xs_wire_receive(&xs, &rx, payload, &ops, NULL);
 }
 
 static void console_done(bool flushed, bool wrote)
@@ -256,6 +267,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&xs, 0, sizeof(xs));
     memset(&cons_page, 0, sizeof(cons_page));
     memset(&seen, 0, sizeof(seen));
+    memset(&rx, 0, sizeof(rx));
+    taken.n = 0;
     fuzz_hooks.peer_read = peer_read;
     fuzz_hooks.now_ns = now_ns;
     fuzz_hooks.sched_op = sched_op;

@@ -5,23 +5,26 @@
  * pieces across the ring's wrap, rsp_prod and rsp_cons set to anything.
  *
  * The input is a list of operations (one byte each, then its arguments):
- * write a header, write raw bytes, publish some of what was written,
- * set rsp_prod or rsp_cons outright, put a request in flight (its reply
- * buffer exactly its capacity, so ASan sees a byte written past it), and
- * run the receiver.
+ * write a header, write raw bytes or one byte many times, publish some
+ * of what was written, set rsp_prod or rsp_cons outright, put a request
+ * in flight (its reply buffer exactly its capacity, so ASan sees a byte
+ * written past it), and run the receiver.
  *
  * Properties (each aborts when it does not hold):
- *  - every message handed on is the bytes of the ring at rsp_cons as it
- *    was (header and payload, across the wrap), its length at most
- *    XENSTORE_PAYLOAD_MAX, its payload NUL-terminated, and rsp_cons moves
- *    by exactly its size, never past the rsp_prod read;
+ *  - every message handed on is exactly the bytes consumed since the last
+ *    (header and payload, across the wrap, as the ring held them when
+ *    consumed), its length at most XENSTORE_PAYLOAD_MAX, its payload
+ *    NUL-terminated; a header is consumed whole or not at all; rsp_cons
+ *    never moves backwards or past the rsp_prod just read;
  *  - a reply fills its request with at most its capacity, the rest
  *    reported by its full length; an XS_ERROR word stays terminated;
  *  - broken is called only for a real breach (rsp_prod more than a ring
  *    ahead, or a header's length over the maximum), ends the pass, and
- *    nothing of the bad message is consumed; the requests in flight are
+ *    nothing of a bad header is consumed; the requests in flight are
  *    failed with -EIO;
- *  - a pass that ends otherwise leaves no whole message behind.
+ *  - a pass that ends otherwise leaves nothing it could take behind: no
+ *    whole header, and no payload byte of the message under way (payloads
+ *    longer than the ring must stream through it).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,15 +33,18 @@
 #include <xen/errno.h>
 
 #define MAX_PENDING 8
+#define HDR sizeof(struct xsd_sockmsg)
 
 static struct xenstore_domain_interface ring;
 static XENSTORE_RING_IDX wpos;          /* where the backend writes next */
 static struct xs_pending pending[MAX_PENDING];
+static struct xs_wire_rx rx;
 static char payload[XENSTORE_PAYLOAD_MAX + 1];
+static struct fuzz_stream taken;        /* consumed since the last message */
 
 /* One pass of the receiver, as seen from outside. */
 static struct {
-    XENSTORE_RING_IDX cons;             /* rsp_cons before the next message */
+    XENSTORE_RING_IDX cons;             /* rsp_cons as last moved */
     XENSTORE_RING_IDX prod_read;        /* the last rsp_prod it read */
     bool broken;
 } pass;
@@ -52,31 +58,28 @@ FUZZ_ORACLE static uint32_t peer_read(const volatile uint32_t *p)
     return v;
 }
 
-/* The message just consumed: at the old rsp_cons, as the ring holds it. */
-FUZZ_ORACLE static void check_message(const struct xsd_sockmsg *h, const char *pl)
+FUZZ_ORACLE static void header_at(struct xsd_sockmsg *h, XENSTORE_RING_IDX at)
 {
-    XENSTORE_RING_IDX now = ring.rsp_cons, at = pass.cons;
-    struct xsd_sockmsg copy;
-
-    FUZZ_CHECK(!pass.broken, "a message handed on after broken");
-    FUZZ_CHECK(h->len <= XENSTORE_PAYLOAD_MAX, "length %u", h->len);
-    FUZZ_CHECK(now - at == sizeof(*h) + h->len,
-               "rsp_cons moved by %u for a message of %zu", now - at,
-               sizeof(*h) + h->len);
-    FUZZ_CHECK(pass.prod_read - at >= sizeof(*h) + h->len,
-               "consumed past rsp_prod %u (from %u, %zu bytes)",
-               pass.prod_read, at, sizeof(*h) + h->len);
-    for (size_t i = 0; i < sizeof(copy); i++)
-        ((char *)&copy)[i] = ring.rsp[MASK_XENSTORE_IDX(at + i)];
-    FUZZ_CHECK(!memcmp(&copy, h, sizeof(copy)), "header not the ring's");
-    for (size_t i = 0; i < h->len; i++)
-        FUZZ_CHECK(pl[i] == ring.rsp[MASK_XENSTORE_IDX(at + sizeof(*h) + i)],
-                   "payload byte %zu not the ring's", i);
-    FUZZ_CHECK(pl[h->len] == '\0', "payload not terminated");
-    pass.cons = now;
+    for (size_t i = 0; i < HDR; i++)
+        ((char *)h)[i] = ring.rsp[MASK_XENSTORE_IDX(at + i)];
 }
 
-static void on_reply(void *ctx, const struct xsd_sockmsg *h, const char *pl)
+/* The message handed on: what was consumed since the last one. */
+FUZZ_ORACLE static void check_message(const struct xsd_sockmsg *h, const char *pl)
+{
+    FUZZ_CHECK(!pass.broken, "a message handed on after broken");
+    FUZZ_CHECK(h->len <= XENSTORE_PAYLOAD_MAX, "length %u", h->len);
+    FUZZ_CHECK(taken.n == HDR + h->len,
+               "%zu bytes consumed for a message of %zu", taken.n,
+               HDR + h->len);
+    FUZZ_CHECK(!memcmp(taken.b, h, HDR), "header not the ring's");
+    FUZZ_CHECK(!memcmp(taken.b + HDR, pl, h->len),
+               "payload not the ring's");
+    FUZZ_CHECK(pl[h->len] == '\0', "payload not terminated");
+    taken.n = 0;
+}
+
+FUZZ_ORACLE static void on_reply(void *ctx, const struct xsd_sockmsg *h, const char *pl)
 {
     check_message(h, pl);
     for (int i = 0; i < MAX_PENDING; i++) {
@@ -101,15 +104,15 @@ static void on_reply(void *ctx, const struct xsd_sockmsg *h, const char *pl)
     }
 }
 
-static void on_watch(void *ctx, const char *pl, size_t len)
+FUZZ_ORACLE static void on_watch(void *ctx, const char *pl, size_t len)
 {
     struct xsd_sockmsg h;
     unsigned int id;
     bool ok;
 
-    /* No header comes with an event: the one at rsp_cons it must be. */
-    for (size_t i = 0; i < sizeof(h); i++)
-        ((char *)&h)[i] = ring.rsp[MASK_XENSTORE_IDX(pass.cons + i)];
+    /* No header comes with an event: the one consumed it must be. */
+    FUZZ_CHECK(taken.n >= HDR, "an event with no header consumed");
+    memcpy(&h, taken.b, HDR);
     FUZZ_CHECK(h.type == XS_WATCH_EVENT && h.len + 1 == len,
                "event of type %u, %zu bytes for a length of %u", h.type, len,
                h.len);
@@ -118,7 +121,7 @@ static void on_watch(void *ctx, const char *pl, size_t len)
     FUZZ_CHECK(ok == (strnlen(pl, len) + 1 < len), "token found: %d", ok);
 }
 
-static void on_broken(void *ctx, const char *what, uint32_t prod,
+FUZZ_ORACLE static void on_broken(void *ctx, const char *what, uint32_t prod,
                       uint32_t cons, uint32_t len)
 {
     struct xsd_sockmsg h;
@@ -126,14 +129,14 @@ static void on_broken(void *ctx, const char *what, uint32_t prod,
     FUZZ_CHECK(!pass.broken, "broken twice in a pass");
     FUZZ_CHECK(cons == pass.cons && ring.rsp_cons == pass.cons,
                "consumed into the bad message");
-    for (size_t i = 0; i < sizeof(h); i++)
-        ((char *)&h)[i] = ring.rsp[MASK_XENSTORE_IDX(cons + i)];
+    header_at(&h, cons);
     FUZZ_CHECK(prod - cons > XENSTORE_RING_SIZE ||
-               (prod - cons >= sizeof(h) && h.len > XENSTORE_PAYLOAD_MAX &&
-                h.len == len),
+               (taken.n == 0 && prod - cons >= HDR &&
+                h.len > XENSTORE_PAYLOAD_MAX && h.len == len),
                "broken for nothing: %s (prod %u cons %u len %u)", what, prod,
                cons, len);
     pass.broken = true;
+    taken.n = 0;                        /* a half message goes with it */
     for (int i = 0; i < MAX_PENDING; i++)
         if (pending[i].req_id && !pending[i].done) {
             pending[i].err = -XEN_EIO;
@@ -141,7 +144,18 @@ static void on_broken(void *ctx, const char *what, uint32_t prod,
         }
 }
 
-static void on_consumed(void *ctx) { }
+FUZZ_ORACLE static void on_consumed(void *ctx)
+{
+    XENSTORE_RING_IDX now = ring.rsp_cons;
+
+    FUZZ_CHECK(now != pass.cons && now - pass.cons <= pass.prod_read - pass.cons,
+               "rsp_cons moved from %u to %u with rsp_prod %u", pass.cons,
+               now, pass.prod_read);
+    fuzz_stream_take(&taken, ring.rsp, pass.cons, now);
+    FUZZ_CHECK(taken.n >= HDR, "a header consumed in part (%zu bytes)",
+               taken.n);
+    pass.cons = now;
+}
 
 static void receive(void)
 {
@@ -152,28 +166,40 @@ static void receive(void)
 
     pass.cons = ring.rsp_cons;
     pass.broken = false;
-    xs_wire_receive(&ring, payload, &ops, NULL);
+    xs_wire_receive(&ring, &rx, payload, &ops, NULL);
     if (!pass.broken) {
         XENSTORE_RING_IDX avail = ring.rsp_prod - ring.rsp_cons;
-        struct xsd_sockmsg h;
 
         FUZZ_CHECK(avail <= XENSTORE_RING_SIZE, "a bad rsp_prod passed");
-        if (avail >= sizeof(h)) {
-            for (size_t i = 0; i < sizeof(h); i++)
-                ((char *)&h)[i] =
-                    ring.rsp[MASK_XENSTORE_IDX(ring.rsp_cons + i)];
-            FUZZ_CHECK(h.len <= XENSTORE_PAYLOAD_MAX &&
-                       avail < sizeof(h) + h.len,
-                       "a whole message left behind (len %u, %u there)",
-                       h.len, avail);
+        FUZZ_CHECK(taken.n ? avail == 0 : avail < HDR,
+                   "%u bytes left behind %s", avail,
+                   taken.n ? "in a message under way" : "with no message "
+                   "under way");
+    }
+}
+
+/* n bytes of src (NULL: n copies of fill) into rsp[] at wpos, wrapping:
+ * a piece at a time, so a payload of 4 KiB costs a few copies. */
+FUZZ_ORACLE static void put_fill(const void *src, int fill, size_t n)
+{
+    while (n) {
+        size_t at = MASK_XENSTORE_IDX(wpos);
+        size_t k = MIN(n, (size_t)XENSTORE_RING_SIZE - at);
+
+        if (src) {
+            memcpy(ring.rsp + at, src, k);
+            src = (const char *)src + k;
+        } else {
+            memset(ring.rsp + at, fill, k);
         }
+        wpos += (XENSTORE_RING_IDX)k;
+        n -= k;
     }
 }
 
 static void put(const void *src, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        ring.rsp[MASK_XENSTORE_IDX(wpos++)] = ((const char *)src)[i];
+    put_fill(src, 0, n);
 }
 
 struct in {
@@ -181,7 +207,7 @@ struct in {
     size_t n;
 };
 
-static uint32_t take(struct in *in, int bytes)
+FUZZ_ORACLE static uint32_t take(struct in *in, int bytes)
 {
     uint32_t v = 0;
 
@@ -200,12 +226,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     memset(&ring, 0, sizeof(ring));
     memset(pending, 0, sizeof(pending));
+    memset(&rx, 0, sizeof(rx));
+    taken.n = 0;
     wpos = 0;
     fuzz_hooks.peer_read = peer_read;
     /* Start anywhere on the 32-bit index circle, wraps included. */
     ring.rsp_cons = ring.rsp_prod = wpos = take(&in, 4);
     while (in.n) {
-        switch (take(&in, 1) % 8) {
+        switch (take(&in, 1) % 9) {
         case 0: {                       /* a header, its length as given */
             uint8_t t = (uint8_t)take(&in, 1);
             struct xsd_sockmsg h = {
@@ -252,6 +280,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             *p = (struct xs_pending){ .req_id = 1 + take(&in, 1) % 9 };
             p->cap = take(&in, 2) % (XENSTORE_PAYLOAD_MAX + 2);
             p->buf = malloc(p->cap ? p->cap : 1);
+            break;
+        }
+        case 7: {                       /* a byte over and over: payloads
+                                         * longer than the ring, cheaply */
+            size_t n = take(&in, 2) % (XENSTORE_PAYLOAD_MAX + 1);
+
+            put_fill(NULL, (uint8_t)take(&in, 1), n);
             break;
         }
         default:                        /* an event with nothing new */

@@ -17,6 +17,7 @@
 #include <xen/memory.h>
 #include <xen/event_channel.h>
 #include <xen/hvm/params.h>
+#include <xen/io/xs_wire.h>
 
 /* include/xenith/ring.h: every read of an index a peer writes asks the
  * target, which may answer differently each time (a second fetch). */
@@ -72,8 +73,21 @@ extern char fuzz_panic_msg[256];
 
 /* For a target's own checking code: not instrumented for coverage, so
  * libFuzzer's comparison tracing does not cost the executions it takes
- * there (over half of them, measured) and its coverage is the kernel's. */
-#define FUZZ_ORACLE __attribute__((no_sanitize("coverage")))
+ * there (over half of them, measured) and its coverage is the kernel's.
+ * Never inlined: the instrumentation runs after inlining, so an oracle
+ * inlined into an instrumented caller would be traced after all. */
+#define FUZZ_ORACLE __attribute__((no_sanitize("coverage"), noinline))
+
+/* What a xenstore receiver consumed of rsp[] since it last handed on a
+ * message, as the ring held it at the time (the receiver copies before it
+ * moves rsp_cons, and the target runs no backend meanwhile): a message
+ * handed on must be exactly these bytes. */
+struct fuzz_stream {
+    size_t n;
+    char b[sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
+};
+void fuzz_stream_take(struct fuzz_stream *s, const char *rsp,
+                      XENSTORE_RING_IDX from, XENSTORE_RING_IDX to);
 
 /* A property that does not hold: say which, and abort (libFuzzer then
  * saves the input as a crash). */

@@ -89,6 +89,36 @@ SELFTEST(xenstore, directory)
     return TEST_RESULT();
 }
 
+/* A reply longer than the ring (1024 bytes, header included) comes in
+ * pieces: the client must take each piece out to make room for the next.
+ * A client that waits for the whole message in the ring waits forever
+ * (the bound ends it: -ETIMEDOUT).  1500 bytes stay under xenstored's
+ * default entry quota (2048). */
+#define LARGE 1500
+
+SELFTEST(xenstore, large_reply)
+{
+    static char want[LARGE + 1], got[LARGE + 2];
+    long n;
+
+    NEED_STORE();
+    for (size_t i = 0; i < LARGE; i++)
+        want[i] = (char)('a' + (i * 7 + i / 26) % 26);
+    want[LARGE] = '\0';
+    CHECK(xs_write(0, BASE "/big", want) == 0);
+    memset(got, 0, sizeof(got));
+    n = xs_read(0, BASE "/big", got, sizeof(got));
+    if (n != LARGE)
+        test_diag("reading back %d bytes gave %ld", LARGE, n);
+    CHECK(n == LARGE && !memcmp(got, want, LARGE + 1));
+    /* The ring goes on after it: a small one still works. */
+    CHECK(xs_write(0, BASE "/a", "after") == 0);
+    CHECK(xs_read(0, BASE "/a", got, sizeof(got)) == 5 &&
+          !strcmp(got, "after"));
+    CHECK(xs_rm(0, BASE) == 0);
+    return TEST_RESULT();
+}
+
 /* The first attempt reads the key, then the key changes outside the
  * transaction: the commit must answer EAGAIN and the helper run again. */
 struct txarg {
