@@ -88,12 +88,20 @@ void xen_init(void)
     this_cpu()->vcpu_info = &shared_info->vcpu_info[0];
 }
 
-/* In the new domain after a resume: Xen's shared info page is a new one,
- * not yet in our physmap; the hypercall page is our memory and came with
- * the domain, but is filled again for the CPU we may now run on. */
+/*
+ * In the new domain after a resume: Xen's shared info page is a new one,
+ * not yet in our physmap.  The hypercall page is our memory and came with
+ * the domain as it was: it is not filled again.  The parked vCPUs are
+ * calling SCHEDOP_yield through it while the leader resumes, and Xen
+ * fills a page by writing int3 over all of it first: a parked vCPU then
+ * returned into that int3 (#BP at hypercall_page+0x3a9, the sched_op
+ * stub's ret, in the xl rig's check_save_restore).  So a restore or a
+ * migration must land on a host of the same CPU vendor (vmcall or
+ * vmmcall in the stubs): across vendors the page would need filling again
+ * with no vCPU inside it, which xenith does not do.
+ */
 void xen_resume(void)
 {
-    hypercall_page_init();
     shared_info_add();
 }
 
