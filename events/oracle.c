@@ -111,18 +111,10 @@ static bool looks_stranded(evtchn_port_t port)
            !evtchn_abi->is_linked(port) && !evtchn_port_in_hand(port);
 }
 
-static unsigned int check_stranded(evtchn_port_t port, unsigned int xen_vcpu)
+static void report_stranded(evtchn_port_t port, unsigned int xen_vcpu)
 {
-    uint64_t until = time_now_ns() + STRANDED_NS;
     unsigned int owner = MAX_VCPUS;
 
-    while (looks_stranded(port)) {
-        if (time_now_ns() > until)
-            goto stranded;
-        mdelay(1);
-    }
-    return 0;
-stranded:
     for (unsigned int c = 0; c < MAX_VCPUS; c++)
         if (port_owned_by(port, c))
             owner = c;
@@ -130,7 +122,20 @@ stranded:
          "for %u ms: its event is stranded (Xen's vCPU%u; owner vCPU%u, %s)\n",
          port, (unsigned int)(STRANDED_NS / NSEC_PER_MSEC), xen_vcpu, owner,
          owner < MAX_VCPUS ? cpu_state_name(cpu_state(owner)) : "none");
-    return 1;
+}
+
+static unsigned int check_stranded(evtchn_port_t port, unsigned int xen_vcpu)
+{
+    uint64_t until = time_now_ns() + STRANDED_NS;
+
+    while (looks_stranded(port)) {
+        if (time_now_ns() > until) {
+            report_stranded(port, xen_vcpu);
+            return 1;
+        }
+        mdelay(1);
+    }
+    return 0;
 }
 
 static unsigned int check_port(evtchn_port_t port,

@@ -201,8 +201,7 @@ static void on_broken(void *ctx, const char *what, uint32_t prod,
 {
     struct xsd_sockmsg h;
 
-    for (size_t i = 0; i < sizeof(h); i++)
-        ((char *)&h)[i] = xs.rsp[MASK_XENSTORE_IDX(cons + i)];
+    fuzz_ring_read(&h, xs.rsp, cons, sizeof(h));
     FUZZ_CHECK(prod == seen.rsp_prod && cons == seen.rsp_cons,
                "broken on values not the last read");
     FUZZ_CHECK(prod - cons > XENSTORE_RING_SIZE ||

@@ -58,12 +58,6 @@ FUZZ_ORACLE static uint32_t peer_read(const volatile uint32_t *p)
     return v;
 }
 
-FUZZ_ORACLE static void header_at(struct xsd_sockmsg *h, XENSTORE_RING_IDX at)
-{
-    for (size_t i = 0; i < HDR; i++)
-        ((char *)h)[i] = ring.rsp[MASK_XENSTORE_IDX(at + i)];
-}
-
 /* The message handed on: what was consumed since the last one. */
 FUZZ_ORACLE static void check_message(const struct xsd_sockmsg *h, const char *pl)
 {
@@ -129,7 +123,7 @@ FUZZ_ORACLE static void on_broken(void *ctx, const char *what, uint32_t prod,
     FUZZ_CHECK(!pass.broken, "broken twice in a pass");
     FUZZ_CHECK(cons == pass.cons && ring.rsp_cons == pass.cons,
                "consumed into the bad message");
-    header_at(&h, cons);
+    fuzz_ring_read(&h, ring.rsp, cons, HDR);
     FUZZ_CHECK(prod - cons > XENSTORE_RING_SIZE ||
                (taken.n == 0 && prod - cons >= HDR &&
                 h.len > XENSTORE_PAYLOAD_MAX && h.len == len),

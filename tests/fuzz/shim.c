@@ -29,20 +29,28 @@ void fuzz_fail(const char *file, int line, const char *cond,
     abort();
 }
 
+FUZZ_ORACLE void fuzz_ring_read(void *dst, const char *rsp,
+                                XENSTORE_RING_IDX from, size_t n)
+{
+    while (n) {
+        size_t at = MASK_XENSTORE_IDX(from);
+        size_t k = MIN(n, (size_t)XENSTORE_RING_SIZE - at);
+
+        memcpy(dst, rsp + at, k);
+        dst = (char *)dst + k;
+        from += (XENSTORE_RING_IDX)k;
+        n -= k;
+    }
+}
+
 FUZZ_ORACLE void fuzz_stream_take(struct fuzz_stream *s, const char *rsp,
                                   XENSTORE_RING_IDX from, XENSTORE_RING_IDX to)
 {
     FUZZ_CHECK(to - from <= sizeof(s->b) - s->n,
                "%u bytes consumed after %zu: more than a message", to - from,
                s->n);
-    while (from != to) {
-        size_t at = MASK_XENSTORE_IDX(from);
-        size_t k = MIN((size_t)(to - from), (size_t)XENSTORE_RING_SIZE - at);
-
-        memcpy(s->b + s->n, rsp + at, k);
-        s->n += k;
-        from += (XENSTORE_RING_IDX)k;
-    }
+    fuzz_ring_read(s->b + s->n, rsp, from, to - from);
+    s->n += to - from;
 }
 
 /* Printing costs executions and says nothing the properties do not. */

@@ -82,6 +82,10 @@ extern char fuzz_panic_msg[256];
  * message, as the ring held it at the time (the receiver copies before it
  * moves rsp_cons, and the target runs no backend meanwhile): a message
  * handed on must be exactly these bytes. */
+/* n bytes of a xenstore ring's rsp[] from index from, across the wrap. */
+void fuzz_ring_read(void *dst, const char *rsp, XENSTORE_RING_IDX from,
+                    size_t n);
+
 struct fuzz_stream {
     size_t n;
     char b[sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
