@@ -83,6 +83,24 @@ static bool claim_raise(struct watch *w, uint64_t raised)
                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
+/*
+ * The same, from Xen's own current record, before a verdict: the runstate
+ * area is written only when the vCPU is switched in or out, so it still
+ * says blocked while the vCPU, woken by its event, waits for a pCPU.
+ */
+static bool blocked_now(unsigned int cpu)
+{
+    struct vcpu_runstate_info rs;
+    long rc = hyp_vcpu_op(VCPUOP_get_runstate_info, cpu, &rs);
+
+    if (rc) {
+        pr_warn("upcall watch: VCPUOP_get_runstate_info(vCPU%u): %ld\n",
+                cpu, rc);
+        return true;                    /* trust the rest */
+    }
+    return rs.state == RUNSTATE_blocked;
+}
+
 /* A re-raise is out: did its upcall come? */
 static void judge_raise(unsigned int cpu, struct watch *w, uint64_t ups,
                         uint64_t raised, uint64_t now)
@@ -100,7 +118,9 @@ static void judge_raise(unsigned int cpu, struct watch *w, uint64_t ups,
                     ? "a lost interrupt made by a self-test"
                     : "an interrupt lost below the guest");
     } else if ((int64_t)(now - raised) > (int64_t)DEAF_NS) {
-        if (!claim_raise(w, raised))
+        /* Woken by the re-raise but still waiting for a pCPU is not
+         * deaf (seen with 64 vCPUs on 2 loaded pCPUs): judge later. */
+        if (!blocked_now(cpu) || !claim_raise(w, raised))
             return;
         __atomic_fetch_add(&counts[w->raised_induced].unanswered, 1,
                            __ATOMIC_RELAXED);
@@ -139,24 +159,6 @@ static bool blocked_in_xen(struct percpu *pc)
     return !pc->runstate_ok ||
            __atomic_load_n(&pc->runstate.state, __ATOMIC_ACQUIRE) ==
                RUNSTATE_blocked;
-}
-
-/*
- * The same, from Xen's own current record, before a verdict: the runstate
- * area is written only when the vCPU is switched in or out, so it still
- * says blocked while the vCPU, woken by its event, waits for a pCPU.
- */
-static bool blocked_now(unsigned int cpu)
-{
-    struct vcpu_runstate_info rs;
-    long rc = hyp_vcpu_op(VCPUOP_get_runstate_info, cpu, &rs);
-
-    if (rc) {
-        pr_warn("upcall watch: VCPUOP_get_runstate_info(vCPU%u): %ld\n",
-                cpu, rc);
-        return true;                    /* trust the rest */
-    }
-    return rs.state == RUNSTATE_blocked;
 }
 
 void upcall_watch_cpu(unsigned int cpu, uint64_t now)

@@ -230,6 +230,9 @@ static void parse_option(struct boot_options *o, const char *tok, size_t len)
     } else if (key_is(tok, klen, "iterations")) {
         if (parse_range(o, "iterations", v, vlen, 1, ITERATIONS_MAX, &n))
             o->iterations = n;
+    } else if (key_is(tok, klen, "bound_scale")) {
+        if (parse_range(o, "bound_scale", v, vlen, 1, BOUND_SCALE_MAX, &n))
+            o->bound_scale = n;
     } else if (key_is(tok, klen, "loglevel")) {
         if (parse_range(o, "loglevel", v, vlen, 0, LOGLEVEL_MAX, &n))
             o->loglevel = n;
@@ -271,6 +274,7 @@ unsigned int cmdline_parse(const char *line, size_t max, struct boot_options *o)
 
     memset(o, 0, sizeof(*o));
     o->iterations = 1;
+    o->bound_scale = 1;
     o->loglevel = LOGLEVEL_DEFAULT;
     o->console = CONSOLE_XEN;
     o->exit = EXIT_POWEROFF;

@@ -44,6 +44,8 @@
 extern const struct selftest __selftests_start[], __selftests_end[];
 
 #define MAX_SUITES      64
+#define MAX_FAILED_NAMED 8
+#define NR_SLOWEST      5
 
 static struct {
     const struct selftest *test;        /* watched by the watchdog, or NULL */
@@ -60,6 +62,13 @@ static struct {
     uintptr_t case_frame;               /* the case's frames lie below */
     unsigned int suite_no;              /* KTAP number of the suite */
     unsigned int passed, failed_count, skipped;
+    /* For the run's last lines: a CI log is often read from its tail
+     * only, so the failed cases and the slowest are named there again. */
+    const struct selftest *failed_cases[MAX_FAILED_NAMED];
+    struct {
+        const struct selftest *t;
+        uint64_t ns;
+    } slowest[NR_SLOWEST];
 } run;
 
 static unsigned int nr_tests(void)
@@ -140,6 +149,54 @@ void test_set_skip_reason(const char *reason)
     strlcpy(run.skip_reason, reason, sizeof(run.skip_reason));
 }
 
+/* Keep the NR_SLOWEST longest cases, longest first. */
+static void note_duration(const struct selftest *t, uint64_t ns)
+{
+    unsigned int i = NR_SLOWEST;
+
+    while (i && (!run.slowest[i - 1].t || run.slowest[i - 1].ns < ns)) {
+        if (i < NR_SLOWEST)
+            run.slowest[i] = run.slowest[i - 1];
+        i--;
+    }
+    if (i < NR_SLOWEST) {
+        run.slowest[i].t = t;
+        run.slowest[i].ns = ns;
+    }
+}
+
+static void note_failed(const struct selftest *t)
+{
+    for (unsigned int i = 0; i < MAX_FAILED_NAMED; i++)
+        if (!run.failed_cases[i]) {
+            run.failed_cases[i] = t;
+            return;
+        }
+}
+
+static void report_failed_and_slowest(void)
+{
+    char line[400];
+    size_t len = 0;
+
+    for (unsigned int i = 0; i < MAX_FAILED_NAMED && run.failed_cases[i]; i++)
+        len += snprintf(line + len, sizeof(line) - len, "%s%s.%s",
+                        i ? ", " : "", run.failed_cases[i]->suite,
+                        run.failed_cases[i]->name);
+    if (len)
+        ktap("# failed: %s%s\n", line,
+             run.failed_count > MAX_FAILED_NAMED ? ", ..." : "");
+    len = 0;
+    for (unsigned int i = 0; i < NR_SLOWEST && run.slowest[i].t &&
+                             len < sizeof(line); i++)
+        len += snprintf(line + len, sizeof(line) - len, "%s%s.%s %lu ms",
+                        i ? ", " : "", run.slowest[i].t->suite,
+                        run.slowest[i].t->name,
+                        (unsigned long)(run.slowest[i].ns / NSEC_PER_MSEC));
+    if (len)
+        ktap("# slowest: %s\n", line);
+}
+
 static void print_totals(void)
 {
     ktap("# Totals: pass:%u fail:%u skip:%u\n", run.passed, run.failed_count,
@@ -159,6 +216,8 @@ void selftest_panic_report(void)
     ktap("    not ok %u %s # panic (iteration %u)\n", run.case_no, t->name,
          run.iteration);
     ktap("not ok %u %s\n", run.suite_no + 1, t->suite);
+    note_failed(t);
+    report_failed_and_slowest();
     print_totals();
 }
 
@@ -210,6 +269,7 @@ static void report_nested_upcalls(void)
 
 static enum verdict finish(void)
 {
+    report_failed_and_slowest();
     report_upcall_watch(NULL, "");
     report_nested_upcalls();
     print_totals();
@@ -228,13 +288,17 @@ static enum verdict finish(void)
  * vCPUs takes longer, so a bound grows with the vCPUs online, in steps
  * of 8.  That only delays the verdict on a real hang: a lost wake-up or
  * a deadlock never ends, whatever the bound.  (The vCPUs per pCPU would
- * be the better measure, but a domU cannot learn the pCPU count.)
+ * be the better measure, but a domU cannot learn the pCPU count.)  A
+ * host slower than that, or loaded by others, is the user's to declare:
+ * bound_scale=N multiplies every bound (a CI machine ran a 64-vCPU boot
+ * 4.5 times slower than an idle one, and a case failed its bound).
  */
 #define BOUND_VCPUS 8
 
 unsigned int test_bound_scale(void)
 {
-    return MAX(1u, (smp_nr_vcpus() + BOUND_VCPUS - 1) / BOUND_VCPUS);
+    return MAX(1u, (smp_nr_vcpus() + BOUND_VCPUS - 1) / BOUND_VCPUS) *
+           MAX(1u, boot_options.bound_scale);
 }
 
 uint64_t test_bound_ns(uint64_t ns)
@@ -257,6 +321,7 @@ static __noreturn void end_run(const struct selftest *t, const char *why,
     ktap("    not ok %u %s # %s\n", run.case_no, t->name, why);
     ktap("not ok %u %s # %s\n", run.suite_no + 1, t->suite, suite_why);
     run.failed_count++;
+    note_failed(t);
     verdict_exit(finish());
 }
 
@@ -646,6 +711,7 @@ static void run_suite(const char *suite, const bool *sel)
     for (unsigned int i = 0; i < nr_tests(); i++) {
         const struct selftest *t = &__selftests_start[i];
         enum test_result r;
+        uint64_t t0;
 
         if (!sel[i] || strcmp(t->suite, suite) || run.abort_reason)
             continue;
@@ -660,7 +726,9 @@ static void run_suite(const char *suite, const bool *sel)
             continue;
         }
         run.case_no = ++no;
+        t0 = time_now_ns();
         r = run_case(t);
+        note_duration(t, time_now_ns() - t0);
         if (r == TEST_PASS) {
             run.passed++;
             ktap("    ok %u %s\n", no, t->name);
@@ -672,6 +740,7 @@ static void run_suite(const char *suite, const bool *sel)
         } else {
             run.failed_count++;
             fail++;
+            note_failed(t);
             ktap("    not ok %u %s\n", no, t->name);
         }
     }
@@ -802,7 +871,8 @@ enum verdict selftest_run_all(void)
             }
     ktap("1..%u\n", nr_sel_suites);
     if (test_bound_scale() > 1)
-        ktap("# %u vCPUs online: time bounds x%u\n", smp_nr_vcpus(),
+        ktap("# %u vCPUs online, bound_scale=%u: time bounds x%u\n",
+             smp_nr_vcpus(), MAX(1u, boot_options.bound_scale),
              test_bound_scale());
     for (unsigned int s = 0; s < nr_suites && !run.abort_reason; s++)
         run_suite(suites[s], sel);

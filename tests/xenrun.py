@@ -38,6 +38,10 @@ NOT_OK_RE = re.compile(r"^\s*not ok ")
 BOOT_RE = re.compile(r"#\s*xenith: boot to ready (\d+) us(?: \((\d+) hypercalls\))?")
 NOXEN_MSG = "not running under Xen"
 TAIL_LINES = 40
+# The kernel's "# FAIL file:line: what" lines (test_fail_at), repeated at
+# the end of a failed run's report, at most this many.
+FAIL_DIAG_RE = re.compile(r"^\s*# FAIL \S+:[0-9]+: ")
+MAX_FAIL_DIAGS = 8
 
 OUTCOMES = ("PASS", "FAIL", "PANIC", "NOXEN", "TIMEOUT", "ERROR")
 
@@ -888,17 +892,22 @@ def main(argv):
                                  fmt(v.failed), fmt(v.skipped), wall,
                                  log_path))
     if not ok:
-        for r in v.reasons:
-            print("xenrun:   why: %s" % r)
-        for f in v.failing:
-            print("xenrun:   not ok: %s" % f)
-        for g in v.grep_missing:
-            print("xenrun:   no output line matches /%s/" % g)
+        # The why comes after the log's tail: a CI page that shows only
+        # the last lines of the output must still name the failed case.
         if not a.live:
             tail = lines[-TAIL_LINES:]
             print("xenrun:   last %d log lines:" % len(tail))
             for l in tail:
                 print("  | " + l)
+        for r in v.reasons:
+            print("xenrun:   why: %s" % r)
+        for f in v.failing:
+            print("xenrun:   not ok: %s" % f)
+        for l in [l for l in lines if FAIL_DIAG_RE.search(l)][:MAX_FAIL_DIAGS]:
+            print("xenrun:   %s" % l.strip())
+        for g in v.grep_missing:
+            print("xenrun:   no output line matches /%s/" % g)
+        print("xenrun: %s: %s, log %s" % (name, v.outcome, log_path))
     sys.stdout.flush()
     return 0 if ok else 1
 

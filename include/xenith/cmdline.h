@@ -17,6 +17,7 @@
 #define CMDLINE_DIAG_MAX      128
 #define ITERATIONS_MAX        100000
 #define TORTURE_S_MAX         604800    /* a week */
+#define BOUND_SCALE_MAX       16
 
 enum exit_mode { EXIT_POWEROFF, EXIT_QEMU, EXIT_REBOOT, EXIT_HALT };
 /* How Xen signals events: the per-vCPU vector when Xen offers it (auto),
@@ -37,6 +38,7 @@ struct boot_options {
     unsigned int nr_patterns;   /* selftest= patterns; "all" is "*" */
     char patterns[CMDLINE_MAX_PATTERNS][CMDLINE_PATTERN_MAX];
     uint32_t iterations;        /* >= 1 */
+    uint32_t bound_scale;       /* self-test time bounds x this, >= 1 */
     int loglevel;               /* 0..8, printk shows levels below it */
     unsigned int console;       /* CONSOLE_* sinks */
     enum exit_mode exit;

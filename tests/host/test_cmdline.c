@@ -39,6 +39,11 @@ static const struct case_ cases[] = {
     { "iterations=18446744073709551616", 1, 0, 0 },
     { "iterations=0x", 1, 0, 0 },
     { "iterations=-3", 1, 0, 0 },
+    { "bound_scale=1", 0, 0, 0 },
+    { "bound_scale=16", 0, 0, 0 },
+    { "bound_scale=0", 1, 0, 0 },
+    { "bound_scale=17", 1, 0, 0 },
+    { "bound_scale=", 1, 0, 0 },
     { "loglevel=0 loglevel=8", 0, 0, 0 },
     { "loglevel=9", 1, 0, 0 },
     { "loglevel=07x", 1, 0, 0 },
@@ -105,6 +110,9 @@ static void check_values(void)
     cmdline_parse("iterations=zz exit=qemu", 1024, &o);
     EXPECT(o.iterations == 1 && o.exit == EXIT_QEMU && o.nr_errors == 1);
     EXPECT(o.pvspin == 0);              /* 0: calibrate at boot */
+    EXPECT(o.bound_scale == 1);
+    cmdline_parse("bound_scale=4", 1024, &o);
+    EXPECT(o.bound_scale == 4 && o.nr_errors == 0);
     cmdline_parse("pvspin=300", 1024, &o);
     EXPECT(o.pvspin == 300);
     EXPECT(o.torture_s == 0 && !o.seed_given);
