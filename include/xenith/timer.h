@@ -1,8 +1,9 @@
 /*
  * Per-vCPU timers on Xen's VIRQ_TIMER (VCPUOP_set_singleshot_timer).
- * Each online vCPU also ticks every TIMER_TICK_NS while it is up: the
- * tick runs the self-test watchdog, so a test stuck with interrupts off
- * on one vCPU is still caught by the others.
+ * Each online vCPU also ticks every TIMER_TICK_NS (once more per 8 vCPUs
+ * online) while it is up: the tick runs the self-test watchdog, so a
+ * test stuck with interrupts off on one vCPU is still caught by the
+ * others.
  */
 #ifndef XENITH_TIMER_H
 #define XENITH_TIMER_H
