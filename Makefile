@@ -190,7 +190,7 @@ bench: deps
 # tests/xl/xlrun.py.  Downloads Debian's dom0 kernel and Xen tools once
 # into build/xl-cache/.
 # selftest=all at 16-64 vCPUs on 2 pCPUs (tests/scale.sh): about 4
-# minutes on 2 idle cores.  make test runs 64 (75-105 s), the most a
+# minutes on 2 idle cores.  make test runs 64 (46-133 s), the most a
 # dom0 may have and a count that failed before (48 did too: test-scale);
 # 8 vCPUs are in the boot matrix.
 .PHONY: test-scale
