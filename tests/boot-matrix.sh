@@ -93,8 +93,9 @@ check "dom0_mem=5G: RAM above 4 GiB mapped and handed out" \
 # a*) the historic-bug regressions, 50 rounds each, 4 vCPUs on 2 pCPUs
 # (each mutant shows one round catches its bug; the rounds are for the
 # fixed code, whose flake would show here; 200 took 148 s and 100 60 s,
-# too much of make test's 20 minutes on CI's slower machine); then the races the code review found, 20
-# rounds each: their windows hold a vCPU for up to a second and take
+# too much of make test's 20 minutes on CI's slower machine); then the
+# races the code review found, 20 rounds each: their windows hold a vCPU
+# for up to a second and take
 # vCPUs down and up, so 200 rounds of all ten take 7 minutes (run by
 # hand: selftest=regress.* iterations=200, README).
 HISTORIC=regress.unbind_vs_handler,regress.close_after_unmap
